@@ -1,0 +1,345 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/metrics"
+)
+
+// CallResult is what a Handler reports about an answered call.
+type CallResult struct {
+	Outcome string    // e.g. "completed", "transferred", "optout", "callback", "machine", "wrong-person"
+	RetryAt time.Time // non-zero: call again then (a callback the callee asked for, a machine to retry)
+	OptOut  bool      // the callee asked not to be called again: the number goes on the do-not-call list
+	Data    any       // stored with the attempt in the results stream (dialog tags, slots, transcript summary)
+}
+
+// Handler runs an answered call: answer classification, then the dialog. It must return when ctx ends (the lease
+// was lost or the runner is stopping). The runner hangs up after it returns.
+type Handler func(ctx context.Context, c call.Call, a Attempt) (CallResult, error)
+
+// DNCAdder is a do-not-call list that opt-outs are added to.
+type DNCAdder interface {
+	DNCChecker
+	Add(ctx context.Context, e164 ...string) error
+}
+
+// RunnerConfig configures one process's share of a campaign.
+type RunnerConfig struct {
+	Campaign   Config                             // the campaign; validated by NewRunner
+	Redis      redis.UniversalClient              // where the campaign lives; required
+	Dialer     call.Dialer                        // places calls; required
+	Handler    Handler                            // runs answered calls; required
+	DNC        DNCAdder                           // do-not-call list; default: a Redis DNC named "default"
+	Owner      string                             // this process's name in leases and results; required, unique per process
+	Slots      int                                // calls this process runs at once; default: Campaign.MaxConcurrent
+	Gates      []Gate                             // default: StandardGates
+	Now        func() time.Time                   // default: time.Now
+	Poll       time.Duration                      // idle wait between claims; default: 200ms
+	OnDecision func(contactID string, d Decision) // every gate decision, for the audit trail
+	Metrics    *metrics.Metrics                   // default: none
+	Logger     zerolog.Logger                     // default: zerolog.Nop()
+}
+
+// Runner dials a campaign's contacts from one process. Several Runners (in several processes) share one campaign.
+type Runner struct {
+	cfg   RunnerConfig
+	camp  Config
+	store *Store
+	cal   *Calendar
+	gates []Gate
+	log   zerolog.Logger
+}
+
+// NewRunner checks the configuration: a broken campaign refuses to start.
+func NewRunner(cfg RunnerConfig) (*Runner, error) {
+	if err := cfg.Campaign.Validate(); err != nil {
+		return nil, fmt.Errorf("campaign %q refuses to start: %w", cfg.Campaign.ID, err)
+	}
+	if cfg.Redis == nil || cfg.Dialer == nil || cfg.Handler == nil || cfg.Owner == "" {
+		return nil, errors.New("campaign: Redis, Dialer, Handler and Owner are required")
+	}
+	camp := cfg.Campaign.withDefaults()
+	cal, err := NewCalendar(&camp)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DNC == nil {
+		cfg.DNC = NewDNC(cfg.Redis, "")
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = camp.MaxConcurrent
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	gates := cfg.Gates
+	if gates == nil {
+		gates = StandardGates(&camp, cal, cfg.DNC)
+	}
+	return &Runner{cfg: cfg, camp: camp, store: NewStore(cfg.Redis, camp.ID), cal: cal, gates: gates,
+		log: cfg.Logger.With().Str("campaign", camp.ID).Str("owner", cfg.Owner).Logger()}, nil
+}
+
+// Store returns the runner's campaign store.
+func (r *Runner) Store() *Store { return r.store }
+
+// Run claims and dials contacts until the campaign has nothing left to do (every contact terminal), it is stopped,
+// or ctx ends. Calls in progress are waited for.
+func (r *Runner) Run(ctx context.Context) error {
+	sem := make(chan struct{}, r.cfg.Slots)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		free := r.cfg.Slots - len(sem)
+		var leases []Lease
+		var err error
+		if free > 0 {
+			leases, err = r.store.Claim(ctx, r.cfg.Owner, free, r.camp.MaxConcurrent, r.camp.LeaseTTL, r.cfg.Now())
+		}
+		switch {
+		case errors.Is(err, ErrNotRunning):
+			st, _ := r.store.State(ctx)
+			switch st {
+			case "stopped":
+				return nil
+			case "missing":
+				return fmt.Errorf("campaign %q has no contacts loaded (Store.Load first)", r.camp.ID)
+			}
+			if !sleep(ctx, r.cfg.Poll) {
+				return ctx.Err()
+			}
+			continue
+		case err != nil:
+			r.log.Error().Err(err).Msg("claim failed; dialing paused until Redis answers")
+			if !sleep(ctx, r.cfg.Poll*5) {
+				return ctx.Err()
+			}
+			continue
+		}
+		for _, l := range leases {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				r.attempt(ctx, l)
+			}()
+		}
+		if len(leases) > 0 {
+			continue
+		}
+		if len(sem) == 0 {
+			p, err := r.store.Progress(ctx)
+			if err == nil && p.Pending == 0 && p.InFlight == 0 {
+				return nil
+			}
+		}
+		if !sleep(ctx, r.cfg.Poll) {
+			return ctx.Err()
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// attempt runs one leased contact: gates, pacing, dial, handler, result.
+func (r *Runner) attempt(ctx context.Context, l Lease) {
+	log := r.log.With().Str("contact", l.Contact.ID).Int64("fence", l.Token).Logger()
+	now := r.cfg.Now()
+	a := Attempt{Contact: l.Contact, Attempts: l.Attempts, DayAttempts: l.DayAttempts, LastDay: l.LastDay, Now: now}
+	d := CheckAll(ctx, r.gates, a)
+	if r.cfg.OnDecision != nil {
+		r.cfg.OnDecision(l.Contact.ID, d)
+	}
+	if !d.Allow {
+		r.cfg.Metrics.GateRefused(d.Gate)
+		log.Debug().Str("gate", d.Gate).Str("reason", d.Reason).Msg("gate refused")
+		r.complete(ctx, l, Completion{Outcome: "refused:" + d.Gate, Terminal: d.Terminal, NextAt: d.RetryAt,
+			Result: map[string]string{"gate": d.Gate, "reason": d.Reason}}, log)
+		return
+	}
+	lock, err := r.lockNumber(ctx, l)
+	if err != nil || !lock {
+		reason := "number already in a live call"
+		if err != nil {
+			reason = "live-call lock unavailable: " + err.Error()
+		}
+		r.cfg.Metrics.GateRefused("live")
+		r.complete(ctx, l, Completion{Outcome: "refused:live", NextAt: now.Add(time.Minute),
+			Result: map[string]string{"gate": "live", "reason": reason}}, log)
+		return
+	}
+	defer r.unlockNumber(l)
+	loc, _ := r.cal.Location(l.Contact.TZ)
+	for {
+		wait, err := r.store.Begin(ctx, l, r.camp.CPS, now.In(loc).Format(time.DateOnly), r.camp.LeaseTTL, r.cfg.Now())
+		if err != nil {
+			log.Warn().Err(err).Msg("could not start the attempt")
+			return // lease lost or Redis down: the lease expires and the contact is reclaimed
+		}
+		if wait == 0 {
+			break
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopRenew := r.keepLease(callCtx, cancel, l, log)
+	defer stopRenew()
+
+	answered, ended := r.cfg.Metrics.CallStarted()
+	defer ended()
+	started := r.cfg.Now()
+	c, err := r.cfg.Dialer.Dial(callCtx, call.Request{
+		Endpoint:  r.camp.DialString(l.Contact.Phone),
+		CallerID:  r.camp.CallerID,
+		Timeout:   r.camp.RingTimeout,
+		Variables: map[string]string{"OUTCALL_CAMPAIGN": r.camp.ID, "OUTCALL_CONTACT": l.Contact.ID},
+	})
+	attempts := l.Attempts + 1
+	if err != nil {
+		o := call.OutcomeOfError(err)
+		r.cfg.Metrics.Outcome(o.String())
+		comp := Completion{Outcome: o.String(), Counted: true, Result: map[string]any{"error": err.Error(),
+			"ring_ms": r.cfg.Now().Sub(started).Milliseconds()}}
+		r.schedule(&comp, r.camp.retryRule(o), attempts, o == call.Unallocated)
+		r.complete(ctx, l, comp, log)
+		return
+	}
+	answered()
+	res, herr := r.cfg.Handler(callCtx, c, a)
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := c.Hangup(hctx, call.CauseNormal); err != nil && !errors.Is(err, call.ErrHungUp) {
+		log.Debug().Err(err).Msg("hangup after handler")
+	}
+	hcancel()
+	if res.Outcome == "" {
+		res.Outcome = "completed"
+		if herr != nil {
+			res.Outcome = "error"
+		}
+	}
+	if res.OptOut {
+		if err := r.cfg.DNC.Add(context.WithoutCancel(ctx), l.Contact.Phone); err != nil {
+			log.Error().Err(err).Msg("opt-out not added to the do-not-call list")
+		}
+	}
+	r.cfg.Metrics.Outcome(res.Outcome)
+	result := map[string]any{"call_id": c.ID(), "duration_ms": r.cfg.Now().Sub(started).Milliseconds(), "data": res.Data}
+	if herr != nil {
+		result["error"] = herr.Error()
+	}
+	comp := Completion{Outcome: res.Outcome, Counted: true, Result: result, Terminal: true}
+	switch {
+	case res.OptOut:
+	case !res.RetryAt.IsZero() && attempts < r.camp.MaxAttempts:
+		comp.Terminal, comp.NextAt = false, res.RetryAt
+	case res.Outcome == "machine":
+		r.schedule(&comp, r.camp.RetryMachine, attempts, false)
+	}
+	r.complete(ctx, l, comp, log)
+}
+
+// schedule sets a retry for an unanswered or machine outcome, or makes the completion terminal.
+func (r *Runner) schedule(c *Completion, rule RetryRule, attempts int, final bool) {
+	delay, ok := rule.nextDelay(attempts)
+	if final || !ok || attempts >= r.camp.MaxAttempts {
+		c.Terminal = true
+		return
+	}
+	c.NextAt = r.cfg.Now().Add(delay)
+}
+
+func (r *Runner) complete(ctx context.Context, l Lease, c Completion, log zerolog.Logger) {
+	// Record even when ctx is ending: the attempt happened. A lost lease means another process already did.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.store.Complete(cctx, l, r.cfg.Owner, c, r.cfg.Now()); err != nil {
+		log.Warn().Err(err).Str("outcome", c.Outcome).Msg("result not recorded")
+	}
+}
+
+// keepLease renews the lease while the call lasts; losing it cancels the call.
+func (r *Runner) keepLease(ctx context.Context, cancel context.CancelFunc, l Lease, log zerolog.Logger) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(r.camp.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = relockScript.Run(ctx, r.cfg.Redis, []string{liveKey(l.Contact.Phone)}, r.lockValue(l),
+					r.camp.LeaseTTL.Milliseconds()).Err()
+				if err := r.store.Renew(ctx, l, r.camp.LeaseTTL, r.cfg.Now()); err != nil {
+					if errors.Is(err, ErrStaleLease) {
+						log.Warn().Msg("lease lost: ending the call")
+						cancel()
+						return
+					}
+					log.Warn().Err(err).Msg("lease renewal failed")
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// One live call per number across every campaign and process: a lock key per number, renewed with the lease.
+func liveKey(phone string) string { return "outcall:live:{" + phone + "}" }
+
+func (r *Runner) lockValue(l Lease) string {
+	return r.cfg.Owner + "/" + r.camp.ID + "/" + fmt.Sprint(l.Token)
+}
+
+func (r *Runner) lockNumber(ctx context.Context, l Lease) (bool, error) {
+	return r.cfg.Redis.SetNX(ctx, liveKey(l.Contact.Phone), r.lockValue(l), r.camp.LeaseTTL).Result()
+}
+
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+var relockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
+func (r *Runner) unlockNumber(l Lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = unlockScript.Run(ctx, r.cfg.Redis, []string{liveKey(l.Contact.Phone)}, r.lockValue(l)).Err()
+}
