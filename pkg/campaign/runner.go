@@ -261,7 +261,7 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 	case res.OptOut:
 	case !res.RetryAt.IsZero() && attempts < r.camp.MaxAttempts:
 		comp.Terminal, comp.NextAt = false, res.RetryAt
-	case res.Outcome == "machine":
+	case res.Outcome == "machine" || res.Outcome == "silence":
 		r.schedule(&comp, r.camp.RetryMachine, attempts, false)
 	}
 	r.complete(ctx, l, comp, log)
