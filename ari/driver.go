@@ -1,0 +1,621 @@
+package ari
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/audiosocket"
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/rtp"
+)
+
+// Media transports of the call driver.
+const (
+	TransportRTP         = "rtp"         // ExternalMedia rtp/udp on one shared, batched UDP socket
+	TransportAudioSocket = "audiosocket" // ExternalMedia audiosocket/tcp, one TCP connection per call
+)
+
+// Media formats of the call driver (the ExternalMedia format on the wire).
+const (
+	FormatULaw   = "ulaw"   // G.711 µ-law, 8 kHz (RTP PT 0); AudioSocket uses 8 kHz slin for it
+	FormatSlin16 = "slin16" // 16-bit linear, 16 kHz (RTP PT 118, big-endian; AudioSocket 0x12, little-endian)
+)
+
+// Driver errors.
+var (
+	// ErrMediaFormat reports a frame whose rate differs from the call's media format.
+	ErrMediaFormat = errors.New("ari: frame rate does not match the call's media format")
+	// ErrEventsNotConnected reports a Dial while the client's events WebSocket is down (not started, or
+	// reconnecting): the call's events could not be seen.
+	ErrEventsNotConnected = errors.New("ari: events WebSocket not connected")
+)
+
+// DriverConfig configures a Driver.
+type DriverConfig struct {
+	// MediaHost is the address this process binds its media socket to and gives Asterisk as external_host
+	// (MEDIA_HOST).
+	MediaHost string // default: "127.0.0.1"
+	// Format is the ExternalMedia format: FormatULaw or FormatSlin16. Media frames are 8 kHz for ulaw, 16 kHz
+	// for slin16.
+	Format string // default: "ulaw"
+	// Transport is TransportRTP or TransportAudioSocket.
+	Transport string // default: "rtp"
+	// Clock is the shared playout clock. When nil the driver creates one and runs it until Close.
+	Clock *audio.Clock // default: a driver-owned clock with a 20 ms period
+	// RTP is the shared UDP transport. When nil the driver listens on MediaHost:0 and closes it at Close.
+	RTP *rtp.Transport // default: a driver-owned transport
+	// AudioSocket is the AudioSocket server. When nil (and Transport is audiosocket) the driver listens on
+	// MediaHost:0 and closes it at Close.
+	AudioSocket *audiosocket.Server // default: a driver-owned server
+	// PlayoutDepth is how many 20 ms frames Media.Write queues before it blocks.
+	PlayoutDepth int // default: 10 (200 ms)
+	// JitterDepth is how many 20 ms frames the receive jitter buffer holds before playout starts (the delay it
+	// adds to Media.Read).
+	JitterDepth int // default: 3 (60 ms)
+	// EventBuffer is the size of each Call's Events channel; events that do not fit are dropped and logged.
+	EventBuffer int // default: 256
+	// CleanupTimeout bounds the REST requests of teardown (hang-up, bridge and ExternalMedia removal).
+	CleanupTimeout time.Duration // default: 5s
+	// Logger receives the driver's logs. Endpoints (phone numbers) are logged redacted.
+	Logger zerolog.Logger // default: zerolog.Nop() (the zero value logs nothing)
+}
+
+// Driver places calls through Asterisk: it implements call.Dialer. One Driver carries many concurrent calls over
+// one media socket and one playout clock.
+type Driver struct {
+	c   *Client
+	cfg DriverConfig
+	log zerolog.Logger
+
+	format   audio.Format
+	pt       uint8
+	rtp      *rtp.Transport
+	as       *audiosocket.Server
+	clock    *audio.Clock
+	group    *audio.Group
+	ownRTP   bool
+	ownAS    bool
+	cancel   context.CancelFunc
+	clockEnd chan struct{}
+
+	closeCtx  context.Context // ended by Close: aborts dials in progress
+	closeStop context.CancelFunc
+
+	mu     sync.Mutex
+	calls  map[*ariCall]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewDriver returns a Driver dialing through client, which must be started (Start) before Dial.
+func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
+	if client == nil {
+		return nil, fmt.Errorf("ari: NewDriver: %w: nil client", ErrIncompleteConfig)
+	}
+	if cfg.MediaHost == "" {
+		cfg.MediaHost = "127.0.0.1"
+	}
+	if cfg.Format == "" {
+		cfg.Format = FormatULaw
+	}
+	if cfg.Transport == "" {
+		cfg.Transport = TransportRTP
+	}
+	if cfg.PlayoutDepth <= 0 {
+		cfg.PlayoutDepth = 10
+	}
+	if cfg.JitterDepth <= 0 {
+		cfg.JitterDepth = 3
+	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = 256
+	}
+	if cfg.CleanupTimeout <= 0 {
+		cfg.CleanupTimeout = 5 * time.Second
+	}
+	d := &Driver{c: client, cfg: cfg, log: cfg.Logger, calls: make(map[*ariCall]struct{})}
+	d.closeCtx, d.closeStop = context.WithCancel(context.Background())
+	switch cfg.Format {
+	case FormatULaw:
+		d.format, d.pt = audio.Narrowband, 0
+	case FormatSlin16:
+		d.format, d.pt = audio.Wideband, 118
+	default:
+		return nil, fmt.Errorf("ari: NewDriver: %w: format %q (want ulaw or slin16)", ErrIncompleteConfig, cfg.Format)
+	}
+	if _, err := netip.ParseAddr(cfg.MediaHost); err != nil {
+		return nil, fmt.Errorf("ari: NewDriver: %w: MediaHost %q is not an IP address", ErrIncompleteConfig, cfg.MediaHost)
+	}
+	hostPort := net.JoinHostPort(cfg.MediaHost, "0")
+	switch cfg.Transport {
+	case TransportRTP:
+		d.rtp = cfg.RTP
+		if d.rtp == nil {
+			t, err := rtp.Listen(rtp.TransportConfig{Addr: hostPort, Logger: cfg.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("ari: NewDriver: %w", err)
+			}
+			d.rtp, d.ownRTP = t, true
+		}
+	case TransportAudioSocket:
+		d.as = cfg.AudioSocket
+		if d.as == nil {
+			s, err := audiosocket.Listen(audiosocket.ServerConfig{Addr: hostPort, Logger: cfg.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("ari: NewDriver: %w", err)
+			}
+			d.as, d.ownAS = s, true
+		}
+	default:
+		return nil, fmt.Errorf("ari: NewDriver: %w: transport %q (want rtp or audiosocket)", ErrIncompleteConfig, cfg.Transport)
+	}
+	d.clock = cfg.Clock
+	if d.clock == nil {
+		d.clock = audio.NewClock(audio.ClockConfig{Logger: cfg.Logger})
+		ctx, cancel := context.WithCancel(context.Background())
+		d.cancel, d.clockEnd = cancel, make(chan struct{})
+		go func() {
+			defer close(d.clockEnd)
+			_ = d.clock.Run(ctx)
+		}()
+	}
+	if d.rtp != nil {
+		d.group = d.clock.NewGroup(&rtpSender{t: d.rtp})
+	} else {
+		d.group = d.clock.NewGroup(&asSender{log: cfg.Logger})
+	}
+	return d, nil
+}
+
+// Format is the PCM format of every call's Media.
+func (d *Driver) Format() audio.Format { return d.format }
+
+// MediaAddr is the address Asterisk sends media to (the shared RTP socket or the AudioSocket server).
+func (d *Driver) MediaAddr() netip.AddrPort {
+	if d.rtp != nil {
+		return d.rtp.LocalAddr()
+	}
+	return d.as.Addr()
+}
+
+// Clock is the playout clock the driver's calls write to; its Stats report playout lateness.
+func (d *Driver) Clock() *audio.Clock { return d.clock }
+
+// RTPStats returns the shared RTP transport's counters (zero for AudioSocket).
+func (d *Driver) RTPStats() rtp.Stats {
+	if d.rtp == nil {
+		return rtp.Stats{}
+	}
+	return d.rtp.Stats()
+}
+
+// ActiveCalls returns how many calls are live.
+func (d *Driver) ActiveCalls() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.calls)
+}
+
+// Reconcile ends the calls whose channel is not among live, the channels Asterisk still has: pass it the list
+// Config.Hooks.OnReconnected receives, since a hang-up that happened while the events WebSocket was down was never
+// seen. It returns how many calls it ended.
+func (d *Driver) Reconcile(live []Channel) int {
+	alive := make(map[string]bool, len(live))
+	for _, ch := range live {
+		alive[ch.ID] = true
+	}
+	d.mu.Lock()
+	var lost []*ariCall
+	for c := range d.calls {
+		if !alive[c.chanID] {
+			lost = append(lost, c)
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range lost {
+		c.log.Warn().Msg("ari: call's channel is gone after an events reconnect; tearing down")
+		c.finish(call.CauseUnknown, true, "channel lost while events were disconnected", time.Time{})
+	}
+	return len(lost)
+}
+
+// Close cancels dials in progress, hangs up every live call, waits for their teardown (forcing it after
+// CleanupTimeout when Asterisk does not confirm), and stops what the driver owns (clock, socket, server). It does
+// not close the Client.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	calls := make([]*ariCall, 0, len(d.calls))
+	for c := range d.calls {
+		calls = append(calls, c)
+	}
+	d.mu.Unlock()
+	d.closeStop()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
+			defer cancel()
+			if err := c.Hangup(ctx, call.CauseNormal); err != nil && !errors.Is(err, call.ErrHungUp) {
+				c.log.Warn().Err(err).Msg("ari: hang-up at driver close not confirmed; tearing down")
+				c.finish(call.CauseNormal, false, "driver closed", time.Time{})
+			}
+		}()
+	}
+	wg.Wait()
+	d.wg.Wait()
+	d.group.Close()
+	if d.cancel != nil {
+		d.cancel()
+		<-d.clockEnd
+	}
+	var err error
+	if d.ownRTP {
+		err = d.rtp.Close()
+	}
+	if d.ownAS {
+		err = errors.Join(err, d.as.Close())
+	}
+	return err
+}
+
+// Dial originates r.Endpoint into the client's Stasis application and waits for the outcome. Answered: a live
+// call.Call whose callee sits in a mixing bridge with this process's media. Otherwise a *call.Error whose Outcome
+// comes from the Dial event's dialstatus (BUSY, CONGESTION, NOANSWER, ...) and whose Cause is the Q.850 cause of
+// the channels' destruction. When ctx ends first the attempt is hung up and the Outcome is call.Cancelled.
+func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
+	if r.Endpoint == "" {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "empty endpoint", Err: ErrIncompleteConfig}
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, &call.Error{Outcome: call.Failed, Detail: "driver closed", Err: ErrClosed}
+	}
+	d.wg.Add(1) // released by the call's teardown, or below when the attempt fails
+	d.mu.Unlock()
+	if !d.c.Stats().Connected {
+		d.wg.Done()
+		return nil, &call.Error{Outcome: call.Failed, Detail: "cannot dial", Err: ErrEventsNotConnected}
+	}
+	// Close aborts the attempt like the caller's ctx would.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(d.closeCtx, stop)()
+
+	id := r.ID
+	if id == "" {
+		id = NewID("call")
+	}
+	chanID, otherID := NewID("ch"), NewID("ch")
+	log := d.log.With().Str("call", id).Str("channel", chanID).Logger()
+	// Subscribe before originating so no event of the attempt can be missed.
+	sub := d.c.Subscribe(chanID, otherID)
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if timeout < time.Second {
+		timeout = time.Second // Asterisk's timeout is in whole seconds
+	}
+	log.Debug().Str("endpoint", redactEndpoint(r.Endpoint)).Dur("timeout", timeout).Msg("ari: originate")
+	_, err := d.c.Originate(ctx, OriginateParams{
+		Endpoint:       r.Endpoint,
+		App:            d.c.App(),
+		CallerID:       r.CallerID,
+		Timeout:        timeout,
+		ChannelID:      chanID,
+		OtherChannelID: otherID,
+		Variables:      r.Variables,
+	})
+	if err != nil {
+		sub.Close()
+		d.wg.Done()
+		if ctx.Err() != nil {
+			return nil, &call.Error{Outcome: call.Cancelled, Detail: "originate", Err: ctx.Err()}
+		}
+		return nil, &call.Error{Outcome: call.Failed, Detail: "originate", Err: err}
+	}
+	ans, err := d.awaitAnswer(ctx, sub, chanID, otherID, log)
+	if err != nil {
+		sub.Close()
+		d.wg.Done()
+		return nil, err
+	}
+	c, err := d.setupCall(ctx, id, chanID, otherID, sub, ans, log)
+	if err != nil {
+		sub.Close()
+		d.wg.Done()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialState accumulates what the events of one attempt said.
+type dialState struct {
+	status     string // last non-empty Dial.dialstatus
+	ringing    bool
+	cause      call.Cause // from the originated channel's ChannelDestroyed
+	otherCause call.Cause // from the other half of a Local channel
+	reqCause   call.Cause // from ChannelHangupRequest
+	destroyed  bool
+	otherGone  bool
+}
+
+// awaitAnswer waits for StasisStart (answer) or the attempt's end. Events that concern the answered call and
+// arrive after StasisStart stay queued in sub for the call's event loop.
+func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, otherID string, log zerolog.Logger) (*StasisStart, error) {
+	var st dialState
+	var grace <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
+			if err := d.c.Hangup(hctx, chanID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
+				log.Warn().Err(err).Msg("ari: hang up cancelled attempt")
+			}
+			cancel()
+			return nil, &call.Error{Outcome: call.Cancelled, Detail: st.status, Err: ctx.Err()}
+		case <-grace:
+			return nil, st.failure()
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return nil, &call.Error{Outcome: call.Failed, Detail: "event stream closed", Err: ErrClosed}
+			}
+			switch e := ev.(type) {
+			case *StasisStart:
+				if e.Channel.ID == chanID {
+					return e, nil
+				}
+			case *Dial:
+				if e.Peer.ID == chanID || e.Peer.ID == otherID {
+					switch e.Dialstatus {
+					case "":
+					case "RINGING", "PROGRESS":
+						st.ringing = true
+						st.status = e.Dialstatus
+					default:
+						st.status = e.Dialstatus
+					}
+				}
+			case *ChannelStateChange:
+				if e.Channel.State == "Ringing" || e.Channel.State == "Ring" {
+					st.ringing = true
+				}
+			case *ChannelHangupRequest:
+				if e.Cause != 0 && st.reqCause == 0 {
+					st.reqCause = call.Cause(e.Cause)
+				}
+			case *ChannelDestroyed:
+				switch e.Channel.ID {
+				case chanID:
+					st.cause, st.destroyed = call.Cause(e.Cause), true
+				case otherID:
+					st.otherCause, st.otherGone = call.Cause(e.Cause), true
+				}
+				if st.destroyed {
+					// The other half of a Local channel may still report the real cause (busy: ;1 has cause 0,
+					// ;2 cause 17); give it a moment when it matters.
+					if st.cause != 0 || st.otherGone || !isLocal(e.Channel.Name) {
+						return nil, st.failure()
+					}
+					if grace == nil {
+						grace = time.After(200 * time.Millisecond)
+					}
+				}
+			case *Overflow:
+				log.Warn().Uint64("dropped", e.Dropped).Msg("ari: dial events dropped")
+			}
+		}
+	}
+}
+
+func isLocal(name string) bool { return len(name) >= 6 && name[:6] == "Local/" }
+
+// failure turns what an unanswered attempt reported into a *call.Error.
+func (st *dialState) failure() *call.Error {
+	cause := st.cause
+	if cause == call.CauseUnknown {
+		cause = st.otherCause
+	}
+	if cause == call.CauseUnknown {
+		cause = st.reqCause
+	}
+	var o call.Outcome
+	switch st.status {
+	case "BUSY":
+		o = call.Busy
+	case "CONGESTION":
+		o = call.Congestion
+	case "NOANSWER":
+		o = call.NoAnswer
+	case "DONTCALL", "TORTURE":
+		o = call.Rejected
+	case "CHANUNAVAIL":
+		o = call.OutcomeOf(cause)
+	default: // "", RINGING, PROGRESS, CANCEL: no final status; the cause decides
+		o = call.OutcomeOf(cause)
+		if o == call.Failed && st.ringing {
+			o = call.NoAnswer // rang until the originate timeout
+		}
+	}
+	detail := st.status
+	if detail == "" {
+		detail = "no dial status"
+	}
+	return &call.Error{Outcome: o, Cause: cause, Detail: "dialstatus " + detail}
+}
+
+// setupCall builds the answered call's bridge and media.
+func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub *Subscription, ans *StasisStart, log zerolog.Logger) (*ariCall, error) {
+	c := &ariCall{
+		d: d, id: id, chanID: chanID, otherID: otherID, sub: sub, log: log,
+		bridgeID: NewID("br"), extID: NewID("em"),
+		events:   make(chan call.Event, d.cfg.EventBuffer),
+		done:     make(chan struct{}),
+		hangupCh: make(chan struct{}),
+	}
+	sub.Add(c.bridgeID, c.extID)
+	fail := func(step string, err error) (*ariCall, error) {
+		log.Warn().Err(err).Str("step", step).Msg("ari: media setup failed; hanging up")
+		c.releaseResources()
+		hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
+		_ = d.c.Hangup(hctx, chanID, ReasonNormal)
+		cancel()
+		o := call.Failed
+		if ctx.Err() != nil {
+			o = call.Cancelled
+		}
+		return nil, &call.Error{Outcome: o, Detail: "answered, but " + step + " failed", Err: err}
+	}
+	if _, err := d.c.CreateBridge(ctx, CreateBridgeParams{Type: "mixing", BridgeID: c.bridgeID}); err != nil {
+		return fail("create bridge", err)
+	}
+	c.bridgeMade = true
+	m, err := d.newMedia(ctx, c)
+	if err != nil {
+		return fail("external media", err)
+	}
+	c.media = m
+	if err := d.c.AddChannel(ctx, c.bridgeID, AddChannelParams{Channels: []string{chanID, c.extID}}); err != nil {
+		return fail("add to bridge", err)
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return fail("register", ErrClosed)
+	}
+	d.calls[c] = struct{}{}
+	d.mu.Unlock()
+	log.Debug().Msg("ari: call answered and bridged")
+	go c.loop()
+	return c, nil
+}
+
+// newMedia asks Asterisk for the ExternalMedia channel and connects this process's side of it.
+func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
+	if d.rtp != nil {
+		ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
+			ChannelID:     c.extID,
+			ExternalHost:  d.rtp.LocalAddr().String(),
+			Format:        d.cfg.Format,
+			Encapsulation: "rtp",
+			Transport:     "udp",
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.extMade = true
+		remote, err := unicastRemote(ch.ChannelVars)
+		if err != nil {
+			return nil, err
+		}
+		return newMediaRTP(d, remote)
+	}
+	uuid := audiosocket.NewUUID()
+	asFormat := "slin"
+	if d.format.Rate == 16000 {
+		asFormat = "slin16"
+	}
+	// Accept before asking, so a connection that arrives first is matched.
+	accepted := make(chan acceptResult, 1)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		conn, err := d.as.Accept(actx, uuid)
+		accepted <- acceptResult{conn, err}
+	}()
+	if _, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
+		ChannelID:     c.extID,
+		ExternalHost:  d.as.Addr().String(),
+		Format:        asFormat,
+		Encapsulation: "audiosocket",
+		Transport:     "tcp",
+		Data:          uuid.String(),
+	}); err != nil {
+		cancel()
+		if r := <-accepted; r.conn != nil {
+			_ = r.conn.Close()
+		}
+		return nil, err
+	}
+	c.extMade = true
+	tctx, tcancel := context.WithTimeout(ctx, d.cfg.CleanupTimeout)
+	defer tcancel()
+	select {
+	case r := <-accepted:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return newMediaAudioSocket(d, r.conn)
+	case <-tctx.Done():
+		cancel()
+		if r := <-accepted; r.conn != nil {
+			_ = r.conn.Close()
+		}
+		return nil, fmt.Errorf("ari: AudioSocket connection did not arrive: %w", tctx.Err())
+	}
+}
+
+type acceptResult struct {
+	conn *audiosocket.Conn
+	err  error
+}
+
+// unicastRemote reads where Asterisk's ExternalMedia RTP comes from (and where ours must go).
+func unicastRemote(vars map[string]string) (netip.AddrPort, error) {
+	a, p := vars["UNICASTRTP_LOCAL_ADDRESS"], vars["UNICASTRTP_LOCAL_PORT"]
+	if a == "" || p == "" {
+		return netip.AddrPort{}, fmt.Errorf("ari: ExternalMedia channel lacks UNICASTRTP_LOCAL_ADDRESS/PORT")
+	}
+	addr, err := netip.ParseAddr(a)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("ari: UNICASTRTP_LOCAL_ADDRESS %q: %w", a, err)
+	}
+	port, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("ari: UNICASTRTP_LOCAL_PORT %q is not a port", p)
+	}
+	return netip.AddrPortFrom(addr, uint16(port)), nil
+}
+
+// redactEndpoint keeps the technology and trunk of a dial string and masks the number, e.g.
+// "PJSIP/138****8000@trunk".
+func redactEndpoint(ep string) string {
+	b := []byte(ep)
+	start := 0
+	for i, c := range b {
+		if c == '/' {
+			start = i + 1
+			break
+		}
+	}
+	end := len(b)
+	for i := start; i < len(b); i++ {
+		if b[i] == '@' {
+			end = i
+			break
+		}
+	}
+	n := end - start
+	keep := n / 4
+	for i := start + keep; i < end-keep; i++ {
+		b[i] = '*'
+	}
+	return string(b)
+}

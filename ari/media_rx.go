@@ -1,0 +1,126 @@
+package ari
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/outcall/outcall/pkg/audio"
+)
+
+// mediaRx paces Media.Read: packets go into the audio package's jitter buffer as they arrive, and Read pops one
+// frame per 20 ms of wall-clock time. Asterisk sends nothing while the far end is silent, so a gap simply pops
+// silence (after the buffer's brief loss concealment) on time: Read never stalls waiting for a packet.
+type mediaRx struct {
+	format audio.Format
+
+	mu      sync.Mutex
+	jb      *audio.JitterBuffer
+	due     time.Time // when the next frame is due
+	err     error     // set at close; Read returns it at once
+	nextSeq uint16    // sequence for transports without one (AudioSocket)
+	nextTS  uint32
+	bad     uint64 // pushes the jitter buffer refused (wrong size)
+	closed  chan struct{}
+	once    sync.Once
+
+	readMu sync.Mutex  // serialises Read callers (the contract has one reader; this keeps misuse safe)
+	timer  *time.Timer // Read's wait, guarded by readMu
+}
+
+func newMediaRx(f audio.Format, depth int) *mediaRx {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &mediaRx{
+		format: f,
+		jb:     audio.NewJitterBuffer(audio.JitterConfig{FrameSamples: f.FrameSamples(), Depth: depth}),
+		closed: make(chan struct{}),
+		timer:  t,
+	}
+}
+
+// push adds one packet's samples with its RTP sequence number and timestamp.
+func (r *mediaRx) push(seq uint16, ts uint32, samples []int16) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return
+	}
+	if err := r.jb.Push(seq, ts, samples); err != nil {
+		r.bad++
+	}
+}
+
+// pushStream adds samples from an unnumbered, ordered transport, cut into frames.
+func (r *mediaRx) pushStream(samples []int16) {
+	n := r.format.FrameSamples()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return
+	}
+	for len(samples) > 0 {
+		k := min(n, len(samples))
+		_ = r.jb.Push(r.nextSeq, r.nextTS, samples[:k]) // k <= n: cannot fail
+		samples = samples[k:]
+		r.nextSeq++
+		r.nextTS += uint32(n)
+	}
+}
+
+// read waits for the next frame time and pops a frame (received, concealed or silent).
+func (r *mediaRx) read(ctx context.Context) (audio.Frame, error) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	r.mu.Lock()
+	if r.err != nil {
+		err := r.err
+		r.mu.Unlock()
+		return audio.Frame{}, err
+	}
+	now := time.Now()
+	if r.due.IsZero() {
+		r.due = now
+	}
+	due := r.due
+	r.mu.Unlock()
+	if wait := due.Sub(now); wait > 0 {
+		r.timer.Reset(wait)
+		select {
+		case <-r.timer.C:
+		case <-r.closed:
+			r.timer.Stop()
+		case <-ctx.Done():
+			r.timer.Stop()
+			return audio.Frame{}, ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return audio.Frame{}, r.err
+	}
+	samples, _ := r.jb.Pop(make([]int16, r.format.FrameSamples()))
+	r.due = r.due.Add(audio.FrameDuration)
+	if now := time.Now(); now.Sub(r.due) > time.Second {
+		r.due = now // the reader stalled for over a second: resume from now instead of bursting to catch up
+	}
+	return audio.Frame{Rate: r.format.Rate, Samples: samples}, nil
+}
+
+// close makes Read return err.
+func (r *mediaRx) close(err error) {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.err = err
+		r.mu.Unlock()
+		close(r.closed)
+	})
+}
+
+// stats returns the jitter buffer's counters.
+func (r *mediaRx) stats() audio.JitterStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.jb.Stats()
+}

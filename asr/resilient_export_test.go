@@ -1,0 +1,6 @@
+package asr
+
+import "time"
+
+// SetClock replaces the breaker's clock in tests.
+func SetClock(r *Resilient, now func() time.Time) { r.now = now }

@@ -1,0 +1,582 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/outcall/outcall/asr"
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/nlu"
+	"github.com/outcall/outcall/tts"
+	"github.com/rs/zerolog"
+)
+
+// Deps are what Run needs besides the call and the script. ASR and TTS are required.
+type Deps struct {
+	ASR        asr.Recognizer   // speech recognition; required
+	TTS        tts.Synthesizer  // speech synthesis; required
+	Store      Store            // state and journal, one round trip per turn; nil: not persisted
+	Notifier   Notifier         // carries out the script's notify requests; nil: they are only logged
+	Classifier Classifier       // intent classifier (e.g. FromNLU(matcher)); overrides Options.Classifier when set
+	LLM        LLM              // model for LLM nodes (e.g. NewOpenAI); overrides Options.LLM when set
+	Clock      func() time.Time // clock for journal times, dates and callbacks; default time.Now
+	Options    Options          // further understanding parts: sentiment, extractor, knowledge base
+	Logger     *zerolog.Logger  // default: zerolog.Nop(); phone numbers and transcripts are never logged
+	Vars       map[string]any   // the contact record
+	Turn       TurnConfig       // turn-taking thresholds
+	Voice      string           // TTS voice; empty: the provider's default
+}
+
+// TurnConfig holds turn-taking thresholds. Every duration is measured on the call's audio (20 ms per frame), so
+// behaviour does not depend on how busy the machine is.
+type TurnConfig struct {
+	VAD          audio.VADConfig // voice activity detection; zero fields take audio's defaults
+	BargeInAfter time.Duration   // speech this long while the bot talks interrupts it; default 400ms
+	BargeInChars int             // a recognised interruption shorter than this many CJK characters (or words) does not cut the bot; default 2
+	DigitHold    time.Duration   // wait for more after a final that is a digit string; default 1.2s
+	InterDigit   time.Duration   // DTMF reply ends after this gap; default 2s
+	MaxTurns     int             // turns before the call is ended as unresolved; default 40
+}
+
+func (t TurnConfig) withDefaults() TurnConfig {
+	if t.BargeInAfter <= 0 {
+		t.BargeInAfter = 400 * time.Millisecond
+	}
+	if t.BargeInChars <= 0 {
+		t.BargeInChars = 2
+	}
+	if t.DigitHold <= 0 {
+		t.DigitHold = 1200 * time.Millisecond
+	}
+	if t.InterDigit <= 0 {
+		t.InterDigit = 2 * time.Second
+	}
+	if t.MaxTurns <= 0 {
+		t.MaxTurns = 40
+	}
+	return t
+}
+
+// Result is what a call's conversation produced: what a campaign needs to decide retries and do-not-call entries,
+// and what a report shows.
+type Result struct {
+	CallID         string         // the call
+	Outcome        Outcome        // tags, end, transfer reason, callback time, opt-out
+	Slots          map[string]any // captured slot values
+	Turns          []Turn         // the journal: prompt, heard, transcript, intent, sentiment, latencies
+	TransferReason string         // Outcome.TransferReason, for convenience
+	CallbackAt     time.Time      // Outcome.CallbackAt
+	OptOut         bool           // Outcome.OptOut: add the number to the do-not-call list
+}
+
+// ErrDeps reports a Deps value Run cannot work with.
+var ErrDeps = errors.New("dialog: incomplete deps")
+
+// Run converses with the callee on c until the script ends the call, the callee hangs up or ctx ends. It speaks
+// each prompt through TTS, listens through VAD and ASR (DTMF from the call's events), lets the callee barge in,
+// journals each turn and finally hangs up or transfers as the script says. The Result is valid even with an
+// error (it holds what happened up to the failure).
+func Run(ctx context.Context, c call.Call, s *Script, d Deps) (Result, error) {
+	if d.ASR == nil || d.TTS == nil {
+		return Result{CallID: c.ID()}, fmt.Errorf("%w: ASR and TTS are required", ErrDeps)
+	}
+	log := zerolog.Nop()
+	if d.Logger != nil {
+		log = d.Logger.With().Str("call", c.ID()).Str("script", s.Name).Logger()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if d.Classifier != nil {
+		d.Options.Classifier = d.Classifier
+	}
+	if d.LLM != nil {
+		d.Options.LLM = d.LLM
+	}
+	if d.Clock != nil {
+		d.Options.Now = d.Clock
+	}
+	r := &runner{c: c, s: s, d: d, log: log, tc: d.Turn.withDefaults(), m: c.Media(), now: d.Options.Now}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r.run(ctx)
+}
+
+type runner struct {
+	c   call.Call
+	s   *Script
+	d   Deps
+	tc  TurnConfig
+	log zerolog.Logger
+	m   call.Media
+	now func() time.Time
+
+	conv  *Conversation
+	turns []Turn
+	pos   time.Duration // callee audio received so far: the runner's clock
+}
+
+type frameOrErr struct {
+	f   audio.Frame
+	err error
+}
+
+// speech is the bot's prompt being played.
+type speech struct {
+	total   time.Duration // audio written so far
+	written bool          // the writer finished (all audio queued)
+	start   time.Duration // r.pos when playback began
+	cancel  context.CancelFunc
+	done    chan time.Duration // the writer's total, once it stops
+	first   time.Duration      // wall time from text to first frame written
+	firstCh chan time.Duration
+}
+
+func (r *runner) run(ctx context.Context) (Result, error) {
+	conv, open, err := Start(r.s, r.c.ID(), r.d.Vars, r.d.Options)
+	if err != nil {
+		return Result{CallID: r.c.ID()}, err
+	}
+	r.conv = conv
+	rate := r.m.Format().Rate
+	stream, err := r.d.ASR.Start(ctx, asr.Config{Language: r.s.Language, SampleRate: rate})
+	if err != nil {
+		return r.result(), fmt.Errorf("dialog: start ASR: %w", err)
+	}
+	defer stream.Close()
+
+	frames := make(chan frameOrErr, 8)
+	go func() {
+		defer close(frames)
+		for {
+			f, err := r.m.Read(ctx)
+			select {
+			case frames <- frameOrErr{f, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	vad := audio.NewVAD(r.tc.VAD)
+	events := r.c.Events()
+	reply := open
+	r.journal(ctx, Turn{Seq: 0, Time: r.now(), Node: r.s.Start, Input: "start", Reply: open.Prompt, NextNode: open.Node})
+	r.notify(ctx, open.Notify)
+
+	var pre *speech
+	for {
+		in, heard, bargeIn, lat, err := r.turn(ctx, reply, pre, stream, frames, events, vad)
+		pre = nil
+		if err != nil {
+			if errors.Is(err, errCalleeGone) {
+				in = HungUp()
+			} else {
+				return r.result(), err
+			}
+		}
+		if reply.Done {
+			return r.finish(ctx, reply)
+		}
+		t0 := time.Now()
+		var onSentence func(string)
+		var sentences chan string
+		if n := r.s.Nodes[r.conv.st.Node]; n != nil && n.LLM != nil && in.Kind != Hangup {
+			sentences = make(chan string, 64)
+			pre = r.speakStream(ctx, sentences, r.conv.speedOf(n))
+			onSentence = func(s string) {
+				select {
+				case sentences <- s:
+				case <-ctx.Done():
+				}
+			}
+		}
+		next, err := r.conv.StepStream(ctx, in, onSentence)
+		if sentences != nil {
+			close(sentences)
+			if !next.Streamed {
+				pre.cancel()
+				<-pre.done
+				pre = nil
+			}
+		}
+		if err != nil {
+			return r.result(), err
+		}
+		lat.Decide = time.Since(t0)
+		if r.conv.st.Turn >= r.tc.MaxTurns && !next.Done {
+			next = Reply{Node: next.Node}
+			r.conv.toHuman(&next, "unresolved", TagUnresolved)
+		}
+		t := TurnOf(reply, in, next, r.conv.st, r.now())
+		t.Heard, t.BargeIn, t.Latency = heard, bargeIn, lat
+		r.journal(ctx, t)
+		r.notify(ctx, next.Notify)
+		r.log.Debug().Int("turn", t.Seq).Str("node", t.Node).Str("intent", t.Intent).Str("next", next.Node).
+			Bool("barge_in", bargeIn).Dur("decide", lat.Decide).Msg("turn")
+		reply = next
+		if in.Kind == Hangup {
+			return r.result(), nil
+		}
+	}
+}
+
+var errCalleeGone = errors.New("dialog: callee hung up")
+
+// voicedDB is how far above the noise floor a frame must be to count as voiced for barge-in timing.
+const voicedDB = 6
+
+// turn speaks reply.Prompt and listens for the callee's answer. For a final reply (Done) it speaks without
+// barge-in and returns once the audio has played.
+func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.Stream, frames <-chan frameOrErr,
+	events <-chan call.Event, vad *audio.VAD) (in Input, heard string, bargeIn bool, lat Latency, err error) {
+	listen := reply.Listen
+	bargeAllowed := listen.BargeIn == nil || *listen.BargeIn
+	if reply.Done {
+		bargeAllowed = false
+	}
+	sp := pre
+	if sp == nil && reply.Prompt != "" {
+		sp = r.speak(ctx, reply.Prompt, reply.Speed)
+	}
+	heard = reply.Prompt
+	stopSpeech := func() {
+		if sp == nil {
+			return
+		}
+		sp.cancel()
+		total := <-sp.done
+		played := r.m.Flush()
+		if total > 0 && played < total {
+			heard = prefixByShare(reply.Prompt, float64(played)/float64(total))
+		}
+		bargeIn = true
+		sp = nil
+	}
+	defer func() {
+		if sp != nil {
+			sp.cancel()
+			<-sp.done
+		}
+	}()
+	speaking := func() bool {
+		if sp == nil {
+			return false
+		}
+		if !sp.written {
+			select {
+			case t := <-sp.done:
+				sp.total, sp.written = t, true
+				sp.done <- t // keep it readable for stopSpeech and the deferred wait
+			default:
+				return true
+			}
+		}
+		return r.pos < sp.start+sp.total
+	}
+	timeout := time.Duration(listen.Timeout)
+	if timeout <= 0 {
+		timeout = 6 * time.Second
+	}
+	maxUtt := time.Duration(listen.MaxUtterance)
+	if maxUtt <= 0 {
+		maxUtt = 20 * time.Second
+	}
+	var (
+		listenFrom  = time.Duration(-1) // r.pos when listening began (the prompt ended)
+		onset       = time.Duration(-1) // start of the callee's current speech
+		speechEnd   time.Time           // wall time of the last VAD end, for ASR latency
+		text        string              // final text collected
+		holdUntil   = time.Duration(-1) // digit string: wait for more until then
+		digits      string
+		lastDigitAt time.Duration
+		partial     string
+		lastVoiced  time.Duration
+	)
+	for {
+		if !speaking() && listenFrom < 0 {
+			if reply.Done {
+				if sp != nil {
+					<-sp.done
+					sp = nil
+				}
+				return Input{}, heard, false, lat, nil
+			}
+			listenFrom = r.pos
+		}
+		if sp != nil && sp.first > 0 && lat.TTSFirst == 0 {
+			lat.TTSFirst = sp.first
+		}
+		select {
+		case <-ctx.Done():
+			return Input{}, heard, bargeIn, lat, ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return HungUp(), heard, bargeIn, lat, errCalleeGone
+			}
+			switch ev.Type {
+			case call.EventHangup:
+				return HungUp(), heard, bargeIn, lat, errCalleeGone
+			case call.EventDTMF:
+				if !listen.DTMF || reply.Done {
+					continue
+				}
+				if speaking() && bargeAllowed {
+					stopSpeech()
+				}
+				if ev.Digit == '#' {
+					if digits != "" {
+						return Press(digits), heard, bargeIn, lat, nil
+					}
+					continue
+				}
+				digits += string(ev.Digit)
+				lastDigitAt = r.pos
+				if len(digits) >= max(listen.DTMFMax, 1) {
+					return Press(digits), heard, bargeIn, lat, nil
+				}
+			}
+		case fe, ok := <-frames:
+			if !ok || fe.err != nil {
+				if !ok || errors.Is(fe.err, call.ErrHungUp) {
+					return HungUp(), heard, bargeIn, lat, errCalleeGone
+				}
+				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: read media: %w", fe.err)
+			}
+			r.pos += fe.f.Duration()
+			if err := stream.Write(fe.f); err != nil {
+				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: ASR write: %w", err)
+			}
+			ev, evOK := vad.Process(fe.f)
+			if evOK {
+				switch ev.Kind {
+				case audio.SpeechStart:
+					onset = r.pos - (ev.Detected - ev.At)
+				case audio.SpeechEnd:
+					onset = -1
+					speechEnd = time.Now()
+				}
+			}
+			// Voiced frames extend the speech; the VAD's hangover after the last one does not count toward barge-in.
+			if onset >= 0 && vad.Level() > vad.NoiseFloor()+voicedDB {
+				lastVoiced = r.pos
+			}
+			// Barge-in: speech longer than the threshold while the bot talks, unless what was recognised so far
+			// is a backchannel (嗯, 对, 好的) or too short to be a real interruption.
+			if onset >= 0 && bargeAllowed && speaking() && lastVoiced-onset >= r.tc.BargeInAfter &&
+				(partial == "" || (!nlu.IsBackchannel(partial) && nlu.SpokenLength(partial) >= r.tc.BargeInChars)) {
+				stopSpeech()
+			}
+			if digits != "" && r.pos-lastDigitAt >= r.tc.InterDigit {
+				return Press(digits), heard, bargeIn, lat, nil
+			}
+			if holdUntil >= 0 && r.pos >= holdUntil && onset < 0 {
+				return r.utterance(text, speechEnd, &lat), heard, bargeIn, lat, nil
+			}
+			if onset >= 0 && r.pos-onset > maxUtt && text != "" {
+				return r.utterance(text, speechEnd, &lat), heard, bargeIn, lat, nil
+			}
+			if listenFrom >= 0 && onset < 0 && text == "" && digits == "" && r.pos-listenFrom >= timeout {
+				return Silence(), heard, bargeIn, lat, nil
+			}
+		case res, ok := <-stream.Results():
+			if !ok {
+				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: ASR stream closed")
+			}
+			if res.Err != nil {
+				r.log.Warn().Err(res.Err).Msg("ASR failed mid-utterance")
+			}
+			if !res.Final {
+				partial = res.Text
+				continue
+			}
+			partial = ""
+			t := strings.TrimSpace(res.Text)
+			if t == "" {
+				continue
+			}
+			if speaking() && (nlu.IsBackchannel(t) || !bargeAllowed || nlu.SpokenLength(t) < r.tc.BargeInChars) {
+				continue // a backchannel over the prompt is not a reply
+			}
+			if speaking() {
+				stopSpeech()
+			}
+			if text != "" {
+				text += " "
+			}
+			text += t
+			// A digit string read aloud (an ID tail, a card number) often pauses between groups: hold the turn.
+			if nlu.IsDigitString(text) && wantsDigits(r.s, r.conv.st.Node) {
+				holdUntil = r.pos + r.tc.DigitHold
+				continue
+			}
+			return r.utterance(text, speechEnd, &lat), heard, bargeIn, lat, nil
+		}
+	}
+}
+
+func wantsDigits(s *Script, node string) bool {
+	n := s.Nodes[node]
+	if n == nil {
+		return false
+	}
+	for _, name := range n.Capture {
+		if sl := s.slotBy[name]; sl != nil && sl.Kind == "digits" {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) utterance(text string, speechEnd time.Time, lat *Latency) Input {
+	if !speechEnd.IsZero() {
+		lat.ASR = time.Since(speechEnd)
+	}
+	return Say(text)
+}
+
+// speak starts writing the prompt's audio to the call in a goroutine that stops with ctx or the speech's cancel.
+func (r *runner) speak(ctx context.Context, text string, speed float64) *speech {
+	texts := make(chan string, 1)
+	texts <- text
+	close(texts)
+	sp := r.speakStream(ctx, texts, speed)
+	// The first frame usually comes at once; do not block the turn on it.
+	select {
+	case d := <-sp.firstCh:
+		sp.first = d
+	case <-time.After(50 * time.Millisecond):
+	}
+	return sp
+}
+
+// speakStream speaks each text received on texts, in order, until texts is closed: sentences of an LLM answer
+// start playing while the model is still writing the next ones.
+func (r *runner) speakStream(ctx context.Context, texts <-chan string, speed float64) *speech {
+	pctx, cancel := context.WithCancel(ctx)
+	sp := &speech{start: r.pos, cancel: cancel, done: make(chan time.Duration, 1), firstCh: make(chan time.Duration, 1)}
+	t0 := time.Now()
+	rate := r.m.Format().Rate
+	go func() {
+		var total time.Duration
+		defer func() { sp.done <- total }()
+		for {
+			var text string
+			select {
+			case <-pctx.Done():
+				return
+			case t, ok := <-texts:
+				if !ok {
+					return
+				}
+				text = t
+			}
+			src, err := r.d.TTS.Synthesize(pctx, tts.Request{Text: text, Language: r.s.Language, Speed: speed, Voice: r.d.Voice, Rate: rate})
+			if err != nil {
+				if pctx.Err() == nil {
+					r.log.Error().Err(err).Msg("TTS failed; sentence skipped")
+				}
+				continue
+			}
+			for {
+				f, err := src.Read(pctx)
+				if err != nil {
+					if !errors.Is(err, io.EOF) && pctx.Err() == nil {
+						r.log.Error().Err(err).Msg("TTS stream failed")
+					}
+					break
+				}
+				if err := r.m.Write(pctx, f); err != nil {
+					return
+				}
+				if total == 0 {
+					sp.firstCh <- time.Since(t0)
+				}
+				total += f.Duration()
+			}
+		}
+	}()
+	return sp
+}
+
+// prefixByShare returns the first share of text's characters: what the callee heard of an interrupted prompt.
+func prefixByShare(text string, share float64) string {
+	n := utf8.RuneCountInString(text)
+	k := int(float64(n) * share)
+	if k <= 0 {
+		return ""
+	}
+	i := 0
+	for j := range text {
+		if i == k {
+			return text[:j]
+		}
+		i++
+	}
+	return text
+}
+
+func (r *runner) journal(ctx context.Context, t Turn) {
+	r.turns = append(r.turns, t)
+	if r.d.Store == nil {
+		return
+	}
+	if err := r.d.Store.SaveTurn(ctx, r.conv.st, t); err != nil {
+		r.log.Error().Err(err).Int("turn", t.Seq).Msg("journal")
+	}
+}
+
+func (r *runner) notify(ctx context.Context, ns []Notification) {
+	for _, n := range ns {
+		if r.d.Notifier == nil {
+			r.log.Info().Str("channel", n.Channel).Str("node", n.Node).Msg("notification without a notifier")
+			continue
+		}
+		if err := r.d.Notifier.Notify(ctx, n); err != nil {
+			r.log.Error().Err(err).Str("channel", n.Channel).Msg("notify")
+		}
+	}
+}
+
+// finish carries out the end action after the last prompt played.
+func (r *runner) finish(ctx context.Context, reply Reply) (Result, error) {
+	var err error
+	switch reply.End {
+	case EndTransfer:
+		t := reply.Transfer
+		err = r.c.Transfer(ctx, call.Target{Endpoint: t.Endpoint, Context: t.Context, Extension: t.Extension})
+	case EndHangup:
+		err = r.c.Hangup(ctx, call.CauseNormal)
+	}
+	if errors.Is(err, call.ErrHungUp) {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("dialog: end action %s: %w", reply.End, err)
+	}
+	return r.result(), err
+}
+
+func (r *runner) result() Result {
+	res := Result{CallID: r.c.ID(), Turns: r.turns}
+	if r.conv != nil {
+		st := r.conv.st
+		res.Outcome = st.Outcome
+		res.Outcome.Tags = append([]string(nil), st.Outcome.Tags...)
+		res.Slots = map[string]any{}
+		for k, v := range st.Slots {
+			res.Slots[k] = v
+		}
+		res.TransferReason, res.CallbackAt, res.OptOut = st.Outcome.TransferReason, st.Outcome.CallbackAt, st.Outcome.OptOut
+	}
+	return res
+}

@@ -1,0 +1,332 @@
+package dialog_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outcall/outcall/asr/asrtest"
+	"github.com/outcall/outcall/dialog"
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/store"
+	"github.com/outcall/outcall/tts/ttstest"
+)
+
+// fakeCall is a call.Call at the PBX boundary: its audio clock ticks once per Read (20 ms of call time, paced at a
+// tenth of real time), it "plays" one queued bot frame per tick, and its callee follows a list of steps.
+type fakeCall struct {
+	t      *testing.T
+	rate   int
+	pace   time.Duration
+	events chan call.Event
+
+	mu         sync.Mutex
+	tick       int
+	queue      [][]int16
+	played     time.Duration // since the last Flush
+	heard      int           // bot frames the callee heard
+	botSpoke   bool          // the bot spoke since the callee's last step
+	quiet      int           // ticks since the bot's last frame
+	pending    []int16       // callee audio still to send
+	steps      []step
+	hungUp     bool
+	cause      call.Cause
+	transfer   *call.Target
+	closeOnce  sync.Once
+	flushes    int
+	flushAtBot int // bot frames heard at the first flush
+}
+
+type step struct {
+	say      string
+	atTick   int // > 0: at this tick, talking over the bot; 0: after the bot stops
+	digits   string
+	hangup   bool
+	rendered []int16
+}
+
+func newFakeCall(t *testing.T, steps ...step) *fakeCall {
+	return &fakeCall{t: t, rate: 8000, pace: 2 * time.Millisecond, events: make(chan call.Event, 32), steps: steps}
+}
+
+func (c *fakeCall) ID() string                { return "fake-1" }
+func (c *fakeCall) Media() call.Media         { return c }
+func (c *fakeCall) Events() <-chan call.Event { return c.events }
+func (c *fakeCall) Format() audio.Format      { return audio.Format{Rate: c.rate} }
+
+func (c *fakeCall) end() {
+	c.hungUp = true
+	c.closeOnce.Do(func() { close(c.events) })
+}
+
+func (c *fakeCall) Hangup(ctx context.Context, cause call.Cause) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hungUp {
+		return call.ErrHungUp
+	}
+	c.cause = cause
+	c.end()
+	return nil
+}
+
+func (c *fakeCall) Transfer(ctx context.Context, to call.Target) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hungUp {
+		return call.ErrHungUp
+	}
+	c.transfer = &to
+	c.end()
+	return nil
+}
+
+func (c *fakeCall) SendDTMF(ctx context.Context, digits string) error { return nil }
+
+func (c *fakeCall) Read(ctx context.Context) (audio.Frame, error) {
+	select {
+	case <-ctx.Done():
+		return audio.Frame{}, ctx.Err()
+	case <-time.After(c.pace):
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hungUp {
+		return audio.Frame{}, call.ErrHungUp
+	}
+	c.tick++
+	if len(c.queue) > 0 {
+		c.queue = c.queue[1:]
+		c.played += audio.FrameDuration
+		c.heard++
+		c.botSpoke, c.quiet = true, 0
+	} else {
+		c.quiet++
+	}
+	if len(c.pending) == 0 && len(c.steps) > 0 {
+		s := c.steps[0]
+		if (s.atTick == 0 && c.botSpoke && c.quiet >= 15) || (s.atTick > 0 && c.tick >= s.atTick) {
+			c.steps = c.steps[1:]
+			c.botSpoke = false
+			switch {
+			case s.say != "":
+				pcm, err := ttstest.Render(s.say, c.rate)
+				if err != nil {
+					c.t.Error(err)
+				}
+				c.pending = pcm
+			case s.digits != "":
+				for _, d := range s.digits {
+					c.events <- call.Event{Type: call.EventDTMF, Digit: d, Time: time.Now()}
+				}
+			case s.hangup:
+				c.events <- call.Event{Type: call.EventHangup, Cause: call.CauseNormal, Remote: true}
+				c.end()
+			}
+		}
+	}
+	n := c.rate / 50
+	f := audio.Frame{Rate: c.rate, Samples: make([]int16, n)}
+	if len(c.pending) > 0 {
+		k := copy(f.Samples, c.pending)
+		c.pending = c.pending[k:]
+	}
+	return f, nil
+}
+
+func (c *fakeCall) Write(ctx context.Context, f audio.Frame) error {
+	for {
+		c.mu.Lock()
+		if c.hungUp {
+			c.mu.Unlock()
+			return call.ErrHungUp
+		}
+		if len(c.queue) < 50 {
+			c.queue = append(c.queue, append([]int16(nil), f.Samples...))
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.pace):
+		}
+	}
+}
+
+func (c *fakeCall) Flush() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.played
+	if c.flushes == 0 && len(c.queue) > 0 {
+		c.flushAtBot = c.heard
+	}
+	c.flushes++
+	c.queue, c.played = nil, 0
+	return p
+}
+
+// noLeak fails the test when goroutines started during it are still running shortly after it ends.
+func noLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<16)
+				t.Errorf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func load(t *testing.T, path string) *dialog.Script {
+	t.Helper()
+	s, err := dialog.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type notes struct {
+	mu sync.Mutex
+	ns []dialog.Notification
+}
+
+func (n *notes) Notify(ctx context.Context, x dialog.Notification) error {
+	n.mu.Lock()
+	n.ns = append(n.ns, x)
+	n.mu.Unlock()
+	return nil
+}
+
+func deps(vars map[string]any, st dialog.Store, n dialog.Notifier) dialog.Deps {
+	return dialog.Deps{ASR: &asrtest.Recognizer{}, TTS: &ttstest.Synthesizer{}, Store: st, Notifier: n, Vars: vars}
+}
+
+func TestRunPromiseOnAudio(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	fc := newFakeCall(t, step{say: "好的,我明天还"})
+	mem := store.NewMemory()
+	nt := &notes{}
+	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, mem, nt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Outcome.Has("promise_to_pay") || res.Outcome.End != dialog.EndHangup || fc.cause != call.CauseNormal {
+		t.Fatalf("outcome %+v cause %v", res.Outcome, fc.cause)
+	}
+	if res.Slots["pay_date"] == nil || res.Slots["pay_amount"] != 980.0 {
+		t.Fatalf("slots %v", res.Slots)
+	}
+	if len(res.Turns) != 2 || res.Turns[1].Transcript != "好的,我明天还" || res.Turns[1].BargeIn ||
+		res.Turns[1].Heard != res.Turns[1].Prompt || res.Turns[1].Intent != "will_pay" {
+		t.Fatalf("turns %+v", res.Turns)
+	}
+	j, err := mem.Journal(t.Context(), "fake-1")
+	if err != nil || len(j) != 2 {
+		t.Fatalf("journal %v %v", j, err)
+	}
+	if len(nt.ns) != 1 || nt.ns[0].Channel != "sms" {
+		t.Fatalf("notifications %+v", nt.ns)
+	}
+}
+
+func TestRunBargeIn(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	// The callee talks over the opening prompt one second in.
+	fc := newFakeCall(t, step{say: "我昨天已经还了", atTick: 50})
+	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Outcome.Has("already_paid") {
+		t.Fatalf("outcome %+v turns %+v", res.Outcome, res.Turns)
+	}
+	tr := res.Turns[1]
+	if !tr.BargeIn || tr.Heard == "" || len(tr.Heard) >= len(tr.Prompt) || !strings.HasPrefix(tr.Prompt, tr.Heard) {
+		t.Fatalf("barge-in turn: heard %q of %q (barge-in %v)", tr.Heard, tr.Prompt, tr.BargeIn)
+	}
+	// The flush came within a frame of the barge-in decision: far less of the prompt played than it lasts.
+	if fc.flushAtBot == 0 || fc.flushAtBot > 150 {
+		t.Fatalf("bot frames heard before flush: %d", fc.flushAtBot)
+	}
+}
+
+func TestRunBackchannelDoesNotInterrupt(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	fc := newFakeCall(t, step{say: "嗯", atTick: 40}, step{say: "明天还"})
+	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Turns) < 2 {
+		t.Fatalf("turns %+v", res.Turns)
+	}
+	tr := res.Turns[1]
+	if tr.BargeIn || tr.Heard != tr.Prompt || tr.Transcript != "明天还" || !res.Outcome.Has("promise_to_pay") {
+		t.Fatalf("turn %+v outcome %+v", tr, res.Outcome)
+	}
+}
+
+func TestRunDTMFAndTransfer(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/government/script.yaml")
+	fc := newFakeCall(t, step{digits: "1234"}, step{say: "不对,我换单位了"})
+	vars := map[string]any{"name": "林女士", "scenario": "service", "id_last4": "1234", "employer": "星光科技", "base": 8000}
+	res, err := dialog.Run(t.Context(), fc, s, deps(vars, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Slots["id_tail"] != "1234" || res.TransferReason != "info_mismatch" || fc.transfer == nil {
+		t.Fatalf("result %+v transfer %v", res, fc.transfer)
+	}
+	if res.Turns[1].DTMF != "1234" || res.Turns[1].Input != "keys" {
+		t.Fatalf("dtmf turn %+v", res.Turns[1])
+	}
+}
+
+func TestRunCalleeHangsUp(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	fc := newFakeCall(t, step{hangup: true, atTick: 30})
+	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 9, "amount": 1000.0}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Outcome.Has(dialog.TagHangup) || res.Outcome.End != dialog.EndCalleeHangup {
+		t.Fatalf("outcome %+v", res.Outcome)
+	}
+}
+
+func TestRunContextCancel(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	fc := newFakeCall(t) // silent callee
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := dialog.Run(ctx, fc, s, deps(map[string]any{"name": "张三", "overdue_days": 9, "amount": 1000.0}, nil, nil))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestRunNeedsDeps(t *testing.T) {
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	_, err := dialog.Run(t.Context(), newFakeCall(t), s, dialog.Deps{})
+	if !errors.Is(err, dialog.ErrDeps) {
+		t.Fatalf("err %v", err)
+	}
+}
