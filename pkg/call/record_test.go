@@ -1,0 +1,98 @@
+package call
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/outcall/outcall/pkg/audio"
+)
+
+// pacedMedia is a Media whose playout sends one queued frame per Read, as the real playout clock does every 20 ms.
+type pacedMedia struct {
+	queue  []audio.Frame
+	played time.Duration
+	sent   time.Duration
+}
+
+func (m *pacedMedia) Format() audio.Format { return audio.Narrowband }
+func (m *pacedMedia) Read(context.Context) (audio.Frame, error) {
+	if len(m.queue) > 0 {
+		m.sent += m.queue[0].Duration()
+		m.queue = m.queue[1:]
+	}
+	f := audio.Frame{Rate: 8000, Samples: make([]int16, 160)}
+	for i := range f.Samples {
+		f.Samples[i] = 100 // the callee's line is never digital silence
+	}
+	return f, nil
+}
+func (m *pacedMedia) Write(_ context.Context, f audio.Frame) error {
+	m.queue = append(m.queue, f)
+	return nil
+}
+func (m *pacedMedia) Flush() time.Duration {
+	m.queue = nil
+	p := m.sent
+	m.sent = 0
+	return p
+}
+
+type mediaCall struct {
+	Call
+	m Media
+}
+
+func (c mediaCall) Media() Media                        { return c.m }
+func (c mediaCall) Hangup(context.Context, Cause) error { return nil }
+
+func botFrame(v int16) audio.Frame {
+	f := audio.Frame{Rate: 8000, Samples: make([]int16, 160)}
+	for i := range f.Samples {
+		f.Samples[i] = v
+	}
+	return f
+}
+
+func TestRecordedKeepsWhatTheCalleeHeard(t *testing.T) {
+	rec, _ := audio.NewRecorder(8000)
+	c := Recorded(mediaCall{m: &pacedMedia{}}, rec)
+	m := c.Media()
+	ctx := context.Background()
+	for i := 0; i < 5; i++ { // 100 ms of callee audio before the bot speaks
+		m.Read(ctx)
+	}
+	for i := 0; i < 10; i++ { // the bot queues 200 ms
+		m.Write(ctx, botFrame(1000))
+	}
+	for i := 0; i < 4; i++ { // 80 ms pass: 4 frames are sent
+		m.Read(ctx)
+	}
+	if played := m.Flush(); played != 80*time.Millisecond { // barge-in
+		t.Fatalf("played %v, want 80ms", played)
+	}
+	for i := 0; i < 3; i++ {
+		m.Read(ctx)
+	}
+	c.Hangup(ctx, CauseNormal)
+	st := rec.Stereo()
+	right := make([]int16, len(st)/2)
+	for i := range right {
+		right[i] = st[2*i+1]
+	}
+	botSamples := 0
+	for i, s := range right {
+		if s != 0 {
+			botSamples++
+			if i < 800 || i >= 800+640 {
+				t.Fatalf("bot audio at sample %d, outside 100-180 ms", i)
+			}
+		}
+	}
+	if botSamples != 640 {
+		t.Fatalf("recording holds %d bot samples, want 640 (the 80 ms heard before barge-in)", botSamples)
+	}
+	if got := rec.Duration(); got != 240*time.Millisecond {
+		t.Fatalf("recording lasts %v, want 240ms", got)
+	}
+}
