@@ -43,16 +43,16 @@ type Config struct {
 	Hooks Hooks
 }
 
-// Hooks are lifecycle callbacks of the events WebSocket, called from the client's connection goroutine; they must
-// return quickly and must not call Client.Close (which waits for that goroutine). No events are read while a hook
-// runs.
+// Hooks are lifecycle callbacks of the events WebSocket. OnConnected runs in Start and OnDisconnected on the
+// connection goroutine (no events are read meanwhile); OnReconnected runs on its own goroutine while events flow
+// again. Hooks must not call Client.Close, which waits for them.
 type Hooks struct {
 	// OnConnected is called once, when Start's first connection is up.
 	OnConnected func()
 	// OnDisconnected is called when an established events WebSocket drops, with the reason.
 	OnDisconnected func(err error)
-	// OnReconnected is called after a reconnect, with the channels that are still alive (GET /channels), so the
-	// application can reconcile calls whose events it may have missed.
+	// OnReconnected is called after a reconnect, with the channels that are still alive (GET /channels, listed
+	// after the new socket was up), so the application can reconcile calls whose events it may have missed.
 	OnReconnected func(live []Channel)
 }
 

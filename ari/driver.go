@@ -37,6 +37,11 @@ var (
 	// ErrEventsNotConnected reports a Dial while the client's events WebSocket is down (not started, or
 	// reconnecting): the call's events could not be seen.
 	ErrEventsNotConnected = errors.New("ari: events WebSocket not connected")
+	// ErrDriverClosed reports a Dial on a closed Driver.
+	ErrDriverClosed = errors.New("ari: driver closed")
+	// ErrNoFinalEvent reports a dial attempt Asterisk never resolved: no answer and no end well past its ring
+	// timeout (events lost, or a stuck channel). The attempt is hung up.
+	ErrNoFinalEvent = errors.New("ari: no answer or end reported for the dial attempt")
 )
 
 // DriverConfig configures a Driver.
@@ -44,6 +49,9 @@ type DriverConfig struct {
 	// MediaHost is the address this process binds its media socket to and gives Asterisk as external_host
 	// (MEDIA_HOST).
 	MediaHost string // default: "127.0.0.1"
+	// ExternalHost is the address Asterisk is told to send media to (external_host), when it differs from the
+	// bound MediaHost (NAT, containers: bind 0.0.0.0, advertise the host's IP). The port is the bound one.
+	ExternalHost string // default: MediaHost
 	// Format is the ExternalMedia format: FormatULaw or FormatSlin16. Media frames are 8 kHz for ulaw, 16 kHz
 	// for slin16.
 	Format string // default: "ulaw"
@@ -104,6 +112,9 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	if cfg.MediaHost == "" {
 		cfg.MediaHost = "127.0.0.1"
 	}
+	if cfg.ExternalHost == "" {
+		cfg.ExternalHost = cfg.MediaHost
+	}
 	if cfg.Format == "" {
 		cfg.Format = FormatULaw
 	}
@@ -134,6 +145,9 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	}
 	if _, err := netip.ParseAddr(cfg.MediaHost); err != nil {
 		return nil, fmt.Errorf("ari: NewDriver: %w: MediaHost %q is not an IP address", ErrIncompleteConfig, cfg.MediaHost)
+	}
+	if a, err := netip.ParseAddr(cfg.ExternalHost); err != nil || a.IsUnspecified() {
+		return nil, fmt.Errorf("ari: NewDriver: %w: ExternalHost %q is not a reachable IP address", ErrIncompleteConfig, cfg.ExternalHost)
 	}
 	hostPort := net.JoinHostPort(cfg.MediaHost, "0")
 	switch cfg.Transport {
@@ -179,12 +193,17 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 // Format is the PCM format of every call's Media.
 func (d *Driver) Format() audio.Format { return d.format }
 
-// MediaAddr is the address Asterisk sends media to (the shared RTP socket or the AudioSocket server).
+// MediaAddr is the local address of the media socket (the shared RTP socket or the AudioSocket server).
 func (d *Driver) MediaAddr() netip.AddrPort {
 	if d.rtp != nil {
 		return d.rtp.LocalAddr()
 	}
 	return d.as.Addr()
+}
+
+// externalHost is external_host for ExternalMedia: ExternalHost with the bound port.
+func (d *Driver) externalHost() string {
+	return net.JoinHostPort(d.cfg.ExternalHost, strconv.Itoa(int(d.MediaAddr().Port())))
 }
 
 // Clock is the playout clock the driver's calls write to; its Stats report playout lateness.
@@ -285,7 +304,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return nil, &call.Error{Outcome: call.Failed, Detail: "driver closed", Err: ErrClosed}
+		return nil, &call.Error{Outcome: call.Failed, Detail: "cannot dial", Err: ErrDriverClosed}
 	}
 	d.wg.Add(1) // released by the call's teardown, or below when the attempt fails
 	d.mu.Unlock()
@@ -331,7 +350,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		}
 		return nil, &call.Error{Outcome: call.Failed, Detail: "originate", Err: err}
 	}
-	ans, err := d.awaitAnswer(ctx, sub, chanID, otherID, log)
+	ans, err := d.awaitAnswer(ctx, sub, chanID, otherID, timeout, log)
 	if err != nil {
 		sub.Close()
 		d.wg.Done()
@@ -359,18 +378,26 @@ type dialState struct {
 
 // awaitAnswer waits for StasisStart (answer) or the attempt's end. Events that concern the answered call and
 // arrive after StasisStart stay queued in sub for the call's event loop.
-func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, otherID string, log zerolog.Logger) (*StasisStart, error) {
+func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, otherID string, ring time.Duration, log zerolog.Logger) (*StasisStart, error) {
 	var st dialState
 	var grace <-chan time.Time
+	hangup := func() {
+		hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
+		defer cancel()
+		if err := d.c.Hangup(hctx, chanID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
+			log.Warn().Err(err).Msg("ari: hang up unresolved attempt")
+		}
+	}
+	limit := time.NewTimer(ring + 15*time.Second)
+	defer limit.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
-			if err := d.c.Hangup(hctx, chanID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
-				log.Warn().Err(err).Msg("ari: hang up cancelled attempt")
-			}
-			cancel()
+			hangup()
 			return nil, &call.Error{Outcome: call.Cancelled, Detail: st.status, Err: ctx.Err()}
+		case <-limit.C:
+			hangup()
+			return nil, &call.Error{Outcome: call.Failed, Detail: st.status, Err: ErrNoFinalEvent}
 		case <-grace:
 			return nil, st.failure()
 		case ev, ok := <-sub.Events():
@@ -512,7 +539,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 	if d.rtp != nil {
 		ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 			ChannelID:     c.extID,
-			ExternalHost:  d.rtp.LocalAddr().String(),
+			ExternalHost:  d.externalHost(),
 			Format:        d.cfg.Format,
 			Encapsulation: "rtp",
 			Transport:     "udp",
@@ -542,7 +569,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 	}()
 	if _, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 		ChannelID:     c.extID,
-		ExternalHost:  d.as.Addr().String(),
+		ExternalHost:  d.externalHost(),
 		Format:        asFormat,
 		Encapsulation: "audiosocket",
 		Transport:     "tcp",

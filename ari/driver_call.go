@@ -173,7 +173,7 @@ func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 		c.sub.Remove(agentID)
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
 	}
-	if _, err := c.d.awaitAnswer(ctx, asub, agentID, agentOther, c.log); err != nil {
+	if _, err := c.d.awaitAnswer(ctx, asub, agentID, agentOther, timeout, c.log); err != nil {
 		c.sub.Remove(agentID)
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
 	}

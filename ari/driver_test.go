@@ -405,9 +405,14 @@ func testTeardownNoLeaks(t *testing.T, transport string) {
 	e := newSimDriver(t, ari.DriverConfig{Transport: transport})
 	oneCall := func() {
 		c := dial(t, e, "echo")
-		if n, _ := callGoroutines(); n == 0 {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("leak detector sees no goroutine of a live call:\n%s", buf[:runtime.Stack(buf, true)])
+		seen := false
+		for i := 0; i < 100 && !seen; i++ { // a goroutine just started may not be in the dump yet
+			n, _ := callGoroutines()
+			seen = n > 0
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !seen {
+			t.Fatal("leak detector sees no goroutine of a live call")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -471,6 +476,8 @@ func TestNewDriverRejectsBadConfig(t *testing.T) {
 		{Format: "g729"},
 		{Transport: "carrier-pigeon"},
 		{MediaHost: "example.com"},
+		{MediaHost: "0.0.0.0"}, // bound to every address, but nothing to tell Asterisk
+		{ExternalHost: "asterisk-can-reach-me"},
 	} {
 		if _, err := ari.NewDriver(client, cfg); !errors.Is(err, ari.ErrIncompleteConfig) {
 			t.Errorf("%+v: %v", cfg, err)
@@ -505,7 +512,7 @@ func TestDriverCloseEndsCallsAndDials(t *testing.T) {
 			t.Fatalf("close hangup reported as remote: %+v", ev)
 		}
 	}
-	if _, err := e.driver.Dial(context.Background(), call.Request{Endpoint: "Local/echo@outcall-test"}); call.OutcomeOfError(err) != call.Failed {
+	if _, err := e.driver.Dial(context.Background(), call.Request{Endpoint: "Local/echo@outcall-test"}); !errors.Is(err, ari.ErrDriverClosed) {
 		t.Fatalf("dial after Close: %v", err)
 	}
 	waitNoResources(t, e)
@@ -578,4 +585,8 @@ func TestDriverSendDTMFAndHangupCause(t *testing.T) {
 	if err := c.Transfer(ctx, call.Target{Context: "x", Extension: "y"}); !errors.Is(err, call.ErrHungUp) {
 		t.Fatalf("Transfer after hangup: %v", err)
 	}
+}
+
+func TestDriverEchoToneAudioSocketSlin16(t *testing.T) {
+	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Transport: ari.TransportAudioSocket, Format: ari.FormatSlin16}))
 }

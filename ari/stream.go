@@ -100,6 +100,12 @@ func (c *Client) dialEvents(ctx context.Context) (*websocket.Conn, error) {
 // run owns the events WebSocket until ctx ends.
 func (c *Client) run(ctx context.Context, conn *websocket.Conn) {
 	defer close(c.runDone)
+	var hooksDone chan struct{} // the previous reconnect's hooks, if still running
+	defer func() {
+		if hooksDone != nil {
+			<-hooksDone
+		}
+	}()
 	for {
 		err := c.serve(ctx, conn)
 		c.stats.connected.Store(false)
@@ -118,18 +124,31 @@ func (c *Client) run(ctx context.Context, conn *websocket.Conn) {
 		c.stats.connected.Store(true)
 		c.stats.reconnects.Add(1)
 		c.log.Info().Int("live_channels", len(live)).Msg("ari events reconnected")
-		if h := c.cfg.Hooks.OnReconnected; h != nil {
-			h(live)
+		// Reconnect hooks run beside the reader: a hook that hangs up calls may need their events to finish.
+		if hooksDone != nil {
+			<-hooksDone // keep the hooks of successive reconnects in order
 		}
-		c.recon.mu.Lock()
-		fs := make([]func([]Channel), 0, len(c.recon.fs))
-		for _, f := range c.recon.fs {
-			fs = append(fs, f)
-		}
-		c.recon.mu.Unlock()
-		for _, f := range fs {
-			f(live)
-		}
+		hooksDone = make(chan struct{})
+		go func(done chan struct{}) {
+			defer close(done)
+			c.reconnected(live)
+		}(hooksDone)
+	}
+}
+
+// reconnected calls Hooks.OnReconnected and the functions registered with OnReconnected.
+func (c *Client) reconnected(live []Channel) {
+	if h := c.cfg.Hooks.OnReconnected; h != nil {
+		h(live)
+	}
+	c.recon.mu.Lock()
+	fs := make([]func([]Channel), 0, len(c.recon.fs))
+	for _, f := range c.recon.fs {
+		fs = append(fs, f)
+	}
+	c.recon.mu.Unlock()
+	for _, f := range fs {
+		f(live)
 	}
 }
 

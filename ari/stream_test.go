@@ -429,3 +429,31 @@ func TestSlowConsumerOverflow(t *testing.T) {
 		t.Fatal("fast consumer missed an event")
 	}
 }
+
+// TestReconnectHookDoesNotBlockEvents: a reconnect hook that waits for an event (as a driver tearing down a call
+// may) gets it, because events are read while hooks run.
+func TestReconnectHookDoesNotBlockEvents(t *testing.T) {
+	checkGoroutines(t)
+	f := newFakeEvents(t)
+	c, _ := New(f.config())
+	defer c.Close()
+	sub := c.Subscribe("ch-1")
+	hookDone := make(chan string, 1)
+	c.OnReconnected(func([]Channel) {
+		select {
+		case ev := <-sub.Events():
+			hookDone <- ev.(*ChannelDtmfReceived).Digit
+		case <-time.After(10 * time.Second):
+			hookDone <- "timeout"
+		}
+	})
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.accept(t).CloseNow()
+	conn := f.accept(t)
+	send(t, conn, dtmf("ch-1", "9"))
+	if d := <-hookDone; d != "9" {
+		t.Fatalf("hook got %q", d)
+	}
+}

@@ -410,7 +410,7 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 			if speaking() {
 				stopSpeech()
 			}
-			if text != "" {
+			if text != "" && !(nlu.IsDigitString(text) && nlu.IsDigitString(t)) {
 				text += " "
 			}
 			text += t

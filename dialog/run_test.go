@@ -33,6 +33,7 @@ type fakeCall struct {
 	botSpoke   bool          // the bot spoke since the callee's last step
 	quiet      int           // ticks since the bot's last frame
 	pending    []int16       // callee audio still to send
+	saidAt     int           // tick the callee's last words ended
 	steps      []step
 	hungUp     bool
 	cause      call.Cause
@@ -45,6 +46,7 @@ type fakeCall struct {
 type step struct {
 	say      string
 	atTick   int // > 0: at this tick, talking over the bot; 0: after the bot stops
+	gap      int // > 0: this many ticks after the callee's previous words, whatever the bot does
 	digits   string
 	hangup   bool
 	rendered []int16
@@ -110,7 +112,8 @@ func (c *fakeCall) Read(ctx context.Context) (audio.Frame, error) {
 	}
 	if len(c.pending) == 0 && len(c.steps) > 0 {
 		s := c.steps[0]
-		if (s.atTick == 0 && c.botSpoke && c.quiet >= 15) || (s.atTick > 0 && c.tick >= s.atTick) {
+		if (s.gap > 0 && c.saidAt > 0 && c.tick-c.saidAt >= s.gap) ||
+			(s.gap == 0 && s.atTick == 0 && c.botSpoke && c.quiet >= 15) || (s.atTick > 0 && c.tick >= s.atTick) {
 			c.steps = c.steps[1:]
 			c.botSpoke = false
 			switch {
@@ -135,6 +138,9 @@ func (c *fakeCall) Read(ctx context.Context) (audio.Frame, error) {
 	if len(c.pending) > 0 {
 		k := copy(f.Samples, c.pending)
 		c.pending = c.pending[k:]
+		if len(c.pending) == 0 {
+			c.saidAt = c.tick
+		}
 	}
 	return f, nil
 }
@@ -158,6 +164,13 @@ func (c *fakeCall) Write(ctx context.Context, f audio.Frame) error {
 		case <-time.After(c.pace):
 		}
 	}
+}
+
+// botHeard returns how many bot frames the callee heard.
+func (c *fakeCall) botHeard() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.heard
 }
 
 func (c *fakeCall) Flush() time.Duration {
@@ -328,5 +341,20 @@ func TestRunNeedsDeps(t *testing.T) {
 	_, err := dialog.Run(t.Context(), newFakeCall(t), s, dialog.Deps{})
 	if !errors.Is(err, dialog.ErrDeps) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// A digit string read aloud in two groups with a pause between them is one reply, not two.
+func TestRunHoldsTurnForDigitString(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/government/script.yaml")
+	fc := newFakeCall(t, step{say: "一二"}, step{say: "三四", gap: 25}, step{say: "对的"})
+	vars := map[string]any{"name": "林女士", "scenario": "service", "id_last4": "1234", "employer": "星光科技", "base": 8000}
+	res, err := dialog.Run(t.Context(), fc, s, deps(vars, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Slots["id_tail"] != "1234" || !res.Outcome.Has("info_confirmed") || res.Turns[1].Transcript != "一二三四" {
+		t.Fatalf("result %+v", res)
 	}
 }

@@ -406,7 +406,8 @@ func meanAbs(s []int16) int {
 	}
 	var sum int64
 	for _, v := range s {
-		sum += int64(max(v, -v))
+		x := int64(v)
+		sum += max(x, -x)
 	}
 	return int(sum / int64(len(s)))
 }

@@ -364,6 +364,9 @@ func TestTransferToAgentIsRecorded(t *testing.T) {
 	c.must(200, "POST", "/bridges?bridgeId=xfer", nil, nil)
 	c.must(204, "POST", "/bridges/xfer/addChannel?channel="+cust+","+agent, nil, nil)
 	rec, _ := srv.Call(cust)
+	if srv.MaxActive() != 2 {
+		t.Fatalf("max active %d, want 2", srv.MaxActive())
+	}
 	if rec.Transfer != "PJSIP/8001@agents" {
 		t.Fatalf("transfer %q", rec.Transfer)
 	}
@@ -468,4 +471,29 @@ func TestSnoopCarriesCalleeAudio(t *testing.T) {
 	// Hanging up the call takes its snoop down too.
 	c.must(204, "DELETE", "/channels/"+id, nil, nil)
 	c.must(404, "GET", "/channels/sn", nil, nil)
+}
+
+func TestTalkDetect(t *testing.T) {
+	t.Parallel()
+	srv := Start(t, Config{})
+	if err := srv.AddCallee("321", callee.Script{Steps: []callee.Step{
+		{Action: callee.Say, When: callee.At, Offset: 300 * time.Millisecond, Audio: tone(440, 8000, 3200, 0, 6000)}, // 400 ms
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, srv)
+	ev := c.events("bot")
+	id := originate(t, c, "PJSIP/321@trunk", nil)
+	ev.stasis(id)
+	c.must(400, "POST", "/channels/"+id+"/variable", map[string]any{"variable": "TALK_DETECT(set)", "value": "x"}, nil)
+	c.must(204, "POST", "/channels/"+id+"/variable", map[string]any{"variable": "TALK_DETECT(set)", "value": "200"}, nil)
+	evs := ev.until("ChannelTalkingFinished", 3*time.Second)
+	var started bool
+	for _, e := range evs {
+		started = started || e.Type() == "ChannelTalkingStarted"
+	}
+	fin := evs[len(evs)-1]
+	if !started || chanID(fin) != id || fin["duration"] != float64(400) {
+		t.Fatalf("talk detect events %v", evs)
+	}
 }

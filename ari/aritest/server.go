@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,12 +22,6 @@ import (
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/tts"
 )
-
-// ErrClosed is returned by methods of a Server that has been closed.
-var ErrClosed = errors.New("aritest: server closed")
-
-// ErrAddr is returned (wrapped) when Config.Addr or Config.MediaHost is not a loopback address.
-var ErrAddr = errors.New("aritest: address must be on 127.0.0.1")
 
 // Config configures a Server.
 type Config struct {
@@ -121,24 +114,25 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the server starts
 
-	mu       sync.Mutex
-	closed   bool
-	ticks    int64 // 20 ms ticks since start
-	seq      int64 // id counter
-	callees  map[string]callee.Script
-	channels map[string]*channel
-	bridges  map[string]*bridge
-	plays    map[string]*playback
-	recs     map[string]*recording
-	subs     map[string]*subscriber // by app name
-	calls    map[string]*simCall    // by originated channel id
-	order    []*simCall             // call log order
-	active   []*simCall             // calls not ended
-	legs     []*channel             // ExternalMedia channels alive
-	snoops   []*channel
-	flush    []mediaLeg     // legs with a packet prepared this tick; used only by the clock goroutine
-	conc     map[string]int // live calls per number
-	maxConc  map[string]int
+	mu        sync.Mutex
+	closed    bool
+	ticks     int64 // 20 ms ticks since start
+	seq       int64 // id counter
+	callees   map[string]callee.Script
+	channels  map[string]*channel
+	bridges   map[string]*bridge
+	plays     map[string]*playback
+	recs      map[string]*recording
+	subs      map[string]*subscriber // by app name
+	calls     map[string]*simCall    // by originated channel id
+	order     []*simCall             // call log order
+	active    []*simCall             // calls not ended
+	legs      []*channel             // ExternalMedia channels alive
+	snoops    []*channel
+	flush     []mediaLeg     // legs with a packet prepared this tick; used only by the clock goroutine
+	conc      map[string]int // live calls per number
+	maxConc   map[string]int
+	maxActive int
 }
 
 // New starts a Server listening on cfg.Addr. Close it when done.

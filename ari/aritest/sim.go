@@ -58,6 +58,34 @@ type simCall struct {
 	timeout        int   // seconds; <= 0: none
 	answerTick     int64 // tick of answer (Up) or when to answer (Ringing); -1: never
 	timeoutTick    int64 // 0: none
+	digits         []pendingDigit
+}
+
+// pendingDigit is a key the callee is holding: Asterisk reports it when the key is released.
+type pendingDigit struct {
+	due   int64
+	digit rune
+}
+
+// dtmfLength is how long a simulated callee holds a key.
+const dtmfLength = 100 * time.Millisecond
+
+// releaseDigits emits ChannelDtmfReceived for the keys released by tick now (all keys when all is set).
+// Called with s.mu held.
+func (s *Server) releaseDigits(c *simCall, now int64, all bool) {
+	n := 0
+	for _, d := range c.digits {
+		if !all && d.due > now {
+			break
+		}
+		n++
+		if c.ch1.stasis {
+			ev := s.chanEvent("ChannelDtmfReceived", c.ch1)
+			ev["digit"], ev["duration_ms"] = string(d.digit), dtmfLength.Milliseconds()
+			s.emit(c.ch1.app, ev)
+		}
+	}
+	c.digits = c.digits[n:]
 }
 
 func (c *simCall) ended() bool { return c.phase == phaseEnded }
@@ -188,6 +216,7 @@ func (s *Server) newCall(p params, id, app string, ep endpoint) (*simCall, *http
 	s.calls[id] = c
 	s.order = append(s.order, c)
 	s.active = append(s.active, c)
+	s.maxActive = max(s.maxActive, len(s.active))
 	s.conc[ep.number]++
 	s.maxConc[ep.number] = max(s.maxConc[ep.number], s.conc[ep.number])
 	s.log.Debug().Str("channel", id).Str("number", redact(ep.number)).Msg("call created")
@@ -321,6 +350,10 @@ func (s *Server) advance(c *simCall, now int64) {
 		default:
 			s.failCall(c)
 		}
+	case phaseUp:
+		if len(c.digits) > 0 {
+			s.releaseDigits(c, now, false)
+		}
 	case phaseRinging:
 		if c.answerTick >= 0 && now >= c.answerTick {
 			s.answerCall(c, now)
@@ -407,6 +440,7 @@ func (s *Server) endCall(c *simCall, cause int, by string, from *channel) {
 	if c.ended() {
 		return
 	}
+	s.releaseDigits(c, 0, true) // a key still held is released by the hang-up
 	switch {
 	case c.phase == phaseUp && by == "callee" || from != nil && from == c.ch2:
 		// The far end hangs up: the request travels ;2 → ;1, ;2 goes first.
@@ -487,6 +521,13 @@ func (s *Server) MaxConcurrent(number string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxConc[number]
+}
+
+// MaxActive returns the most calls that were ringing or up at the same time.
+func (s *Server) MaxActive() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxActive
 }
 
 // Active returns how many calls are ringing or up.
@@ -601,11 +642,7 @@ func (s *Server) mix(now int64, flush []mediaLeg) []mediaLeg {
 		switch sg.sig.Kind {
 		case callee.SignalDTMF:
 			c.rec.DTMFPressed += string(sg.sig.Digit)
-			if c.ch1.stasis {
-				ev := s.chanEvent("ChannelDtmfReceived", c.ch1)
-				ev["digit"], ev["duration_ms"] = string(sg.sig.Digit), 100
-				s.emit(c.ch1.app, ev)
-			}
+			c.digits = append(c.digits, pendingDigit{due: now + ticks(dtmfLength), digit: sg.sig.Digit})
 		case callee.SignalHangup:
 			s.endCall(c, 16, "callee", nil)
 		}

@@ -59,7 +59,8 @@ type stream struct {
 	faults   Faults
 	newUtt   func(buf, onset time.Duration) utterance
 
-	// Write side, owned by the caller's goroutine (Write and Close must not race, as for every asr.Stream).
+	// Write side, guarded by wmu so Close may come from another goroutine than Write.
+	wmu      sync.Mutex
 	pending  []int16 // partial block
 	preroll  []int16 // recent quiet audio, kept to hand an utterance its onset
 	loud     int     // consecutive loud blocks while idle
@@ -126,6 +127,8 @@ func (s *stream) Results() <-chan asr.Result { return s.out }
 
 // Write feeds one frame. It never blocks: results are queued for delivery.
 func (s *stream) Write(f audio.Frame) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	switch {
 	case s.closed:
 		return ErrClosed
@@ -160,6 +163,8 @@ func (s *stream) Write(f audio.Frame) error {
 
 // Close ends the stream: an utterance in progress is finished, queued results are delivered, then Results closes.
 func (s *stream) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.closed {
 		return nil
 	}

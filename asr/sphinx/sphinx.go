@@ -173,9 +173,15 @@ func (r *Recognizer) get() (*decoder, error) {
 }
 
 func (r *Recognizer) put(d *decoder) {
+	if d.inUtt {
+		if _, err := d.end(); err != nil {
+			d.free()
+			return
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || len(r.idle) >= r.cfg.PoolSize || d.inUtt {
+	if r.closed || len(r.idle) >= r.cfg.PoolSize {
 		d.free()
 		return
 	}

@@ -302,6 +302,38 @@ func TestGrammarAndErrors(t *testing.T) {
 	}
 }
 
+// TestCancelReleases: a stream whose context ends without Close gives its decoder back and stops its goroutine.
+func TestCancelReleases(t *testing.T) {
+	rec := newRecognizer(t)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := rec.Start(ctx, asr.Config{Phrases: []string{"yes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, make([]int16, 3200), 16000)
+	cancel()
+	for r := range s.Results() {
+		t.Errorf("unexpected result %+v", r)
+	}
+	if err := s.Write(audio.Frame{Rate: 16000, Samples: make([]int16, 320)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after cancel: %v", err)
+	}
+	rec.mu.Lock()
+	idle := len(rec.idle)
+	rec.mu.Unlock()
+	if idle != 1 {
+		t.Errorf("%d idle decoders, want the stream's back in the pool", idle)
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
+}
+
 // BenchmarkStart measures starting a stream with a 24-phrase grammar on a pooled decoder.
 func BenchmarkStart(b *testing.B) {
 	rec := newRecognizer(b)

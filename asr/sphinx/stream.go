@@ -30,6 +30,7 @@ type stream struct {
 	lang     string
 	filter   func(hyp string) string // when spotting: keeps the hotwords of a hypothesis
 
+	wmu         sync.Mutex // guards the write side: Close may come from another goroutine than Write
 	buf         []int16
 	hist        []int16       // recent 16 kHz audio: the current utterance and up to histQuiet before it
 	pos         time.Duration // audio written so far
@@ -55,6 +56,8 @@ func (s *stream) Results() <-chan asr.Result { return s.out }
 
 // Write decodes one frame.
 func (s *stream) Write(f audio.Frame) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	switch {
 	case s.closed:
 		return ErrClosed
@@ -124,9 +127,9 @@ func (s *stream) endUtterance(end time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if s.speaking && !s.dec.warm {
-		// The first utterance of a fresh decoder was heard with an untuned channel estimate; now that ending it
-		// has tuned it, decode the utterance again.
+	if s.speaking && (!s.dec.warm || h == "") && len(s.hist) > 0 {
+		// The utterance was heard with a channel estimate (pocketsphinx's live cepstral mean) that ending it has
+		// just updated: the first utterance of a fresh decoder, or one no grammar path explained. Decode it again.
 		s.dec.warm = true
 		if err := s.dec.start(); err != nil {
 			return err
@@ -149,6 +152,8 @@ func (s *stream) endUtterance(end time.Duration) error {
 // Close ends the stream: an utterance in progress is finished, queued results are delivered, then Results
 // closes. The decoder goes back to the Recognizer's pool.
 func (s *stream) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.closed {
 		return nil
 	}
@@ -199,6 +204,19 @@ func (s *stream) finish() {
 func (s *stream) deliver() {
 	defer close(s.out)
 	defer s.cancel()
+	defer func() {
+		if s.ctx.Err() == nil {
+			return
+		}
+		// The caller's context ended without Close: release the decoder, which holds C memory.
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if !s.closed && s.failed == nil {
+			s.closed = true
+			s.rec.put(s.dec)
+			s.dec = nil
+		}
+	}()
 	for {
 		s.mu.Lock()
 		q, ending := s.queue, s.ending

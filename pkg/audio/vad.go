@@ -36,7 +36,8 @@ func (k VADEventKind) String() string {
 }
 
 // VADEvent reports a speech boundary. At is frame-accurate and measured from the first sample the detector saw:
-// for SpeechStart the beginning of the first frame of the run that was confirmed as speech, for SpeechEnd the
+// for SpeechStart the beginning of the run of frames above the Release level that was confirmed as speech, moved
+// back over up to 3 directly preceding frames at least Release/2 above the floor (a soft onset); for SpeechEnd the
 // end of the last frame above the Release level (after an abrupt stop far above the noise, the band filter's
 // few-millisecond tail can carry that one frame late). Both are reported after the fact: a start once MinSpeech has
 // been confirmed (Detected), an end once Hangover has passed.
@@ -64,7 +65,17 @@ type VAD struct {
 	quiet     time.Duration // in speech: time since the last frame above Release
 	lastVoice int64         // in speech: sample position of the end of the last frame above Release
 	level     float64       // last frame's level, dB re 1 LSB²
+
+	// Recent frames before the current run, newest last: how far above the floor each was and its length, so a
+	// confirmed start can reach back over a soft onset.
+	back    [vadLookback]float64
+	backLen [vadLookback]int64
+	backN   int
 }
+
+// vadLookback is how many frames before a run a start may be moved back over, while they stay at least half the
+// Release level above the floor.
+const vadLookback = 3
 
 // warmupFrames is how many first frames set the initial noise floor by plain averaging.
 const warmupFrames = 10
@@ -173,6 +184,7 @@ func (v *VAD) Process(f Frame) (VADEvent, bool) {
 	if !v.speaking {
 		if !voiced {
 			v.runStart, v.runLoud = -1, 0
+			v.remember(above, int64(len(f.Samples)))
 			return VADEvent{}, false
 		}
 		if v.runStart < 0 {
@@ -183,8 +195,12 @@ func (v *VAD) Process(f Frame) (VADEvent, bool) {
 		}
 		if v.runLoud >= v.cfg.MinSpeech {
 			v.speaking, v.quiet, v.lastVoice = true, 0, v.pos
-			ev := VADEvent{Kind: SpeechStart, At: v.dur(v.runStart), Detected: v.dur(v.pos)}
-			v.runStart, v.runLoud = -1, 0
+			at := v.runStart
+			for i := v.backN - 1; i >= 0 && v.back[i] >= v.cfg.Release/2; i-- {
+				at -= v.backLen[i]
+			}
+			ev := VADEvent{Kind: SpeechStart, At: v.dur(at), Detected: v.dur(v.pos)}
+			v.runStart, v.runLoud, v.backN = -1, 0, 0
 			return ev, true
 		}
 		return VADEvent{}, false
@@ -199,6 +215,17 @@ func (v *VAD) Process(f Frame) (VADEvent, bool) {
 		return VADEvent{Kind: SpeechEnd, At: v.dur(v.lastVoice), Detected: v.dur(v.pos)}, true
 	}
 	return VADEvent{}, false
+}
+
+// remember records a frame outside speech for the onset look-back.
+func (v *VAD) remember(above float64, n int64) {
+	if v.backN == vadLookback {
+		copy(v.back[:], v.back[1:])
+		copy(v.backLen[:], v.backLen[1:])
+		v.backN--
+	}
+	v.back[v.backN], v.backLen[v.backN] = above, n
+	v.backN++
 }
 
 // Speech band for the VAD's energy measure, Hz.

@@ -92,6 +92,11 @@ func (u Utterance) StopLatency() time.Duration {
 // Person plays a Script on an answered call. The simulator calls Tick once per 20 ms frame with the bot audio it
 // received; Tick is deterministic and does no I/O, so one ticker goroutine can drive thousands of people. Its
 // methods are safe for concurrent use.
+//
+// Steps run one after another: an AfterBot step waits for the bot to speak and then stay quiet for QuietGap
+// (or for Patience if the bot says nothing); an At step waits for its offset since answer, starting straight
+// after the previous step if that offset has passed; a Now step starts at once. A bot frame counts as speech
+// when its mean absolute level exceeds VoiceLevel, so a bot sending digital silence is quiet.
 type Person struct {
 	cfg    Config
 	script Script

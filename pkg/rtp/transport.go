@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/net/ipv4"
@@ -254,6 +255,7 @@ func (t *Transport) readLoop() {
 				return
 			}
 			t.log.Warn().Err(err).Msg("rtp: read batch")
+			time.Sleep(time.Millisecond) // never spin on a persistent error
 			continue
 		}
 		t.stats.received.Add(uint64(n))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/tts"
 	"github.com/outcall/outcall/tts/ttstest/modem"
 )
@@ -91,5 +92,35 @@ func TestSynthesizerFaults(t *testing.T) {
 	}
 	if _, err := (&Synthesizer{}).Synthesize(ctx, tts.Request{Text: string(make([]byte, modem.MaxText+1))}); !errors.Is(err, modem.ErrTooLong) {
 		t.Errorf("too long: %v", err)
+	}
+}
+
+// TestVADHearsSpeech: the call path's voice activity detector (pkg/audio, whose energy measure is the 200-1200 Hz
+// band) must take a rendering for one stretch of speech, zh and en, from its start to its end.
+func TestVADHearsSpeech(t *testing.T) {
+	for _, text := range []string{"Hello, how are you today?", "您好，请问是张先生吗？我想了解一下贷款。", "嗯"} {
+		pcm, err := Render(text, 8000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := append(make([]int16, 8000), pcm...)
+		x = append(x, make([]int16, 8000)...)
+		vad := audio.NewVAD(audio.VADConfig{})
+		var events []audio.VADEvent
+		for i := 0; i+160 <= len(x); i += 160 {
+			if ev, ok := vad.Process(audio.Frame{Rate: 8000, Samples: x[i : i+160]}); ok {
+				events = append(events, ev)
+			}
+		}
+		dur := audio.Narrowband.Duration(len(pcm))
+		if len(events) != 2 || events[0].Kind != audio.SpeechStart || events[1].Kind != audio.SpeechEnd {
+			t.Fatalf("%q: VAD events %+v, want one start and one end", text, events)
+		}
+		if d := events[0].At - time.Second; d < -40*time.Millisecond || d > 40*time.Millisecond {
+			t.Errorf("%q: speech start at %v, want 1 s", text, events[0].At)
+		}
+		if end := time.Second + dur; events[1].At < end-60*time.Millisecond || events[1].At > end+40*time.Millisecond {
+			t.Errorf("%q: speech end at %v, want about %v", text, events[1].At, end)
+		}
 	}
 }

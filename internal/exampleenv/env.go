@@ -1,0 +1,150 @@
+// Package exampleenv wires the examples to the environment contract of DESIGN.md: a real Asterisk when ARI_URL is
+// set (else the embedded aritest simulator), Redis when REDIS_URL is set (else memory), ASR/TTS/LLM providers chosen
+// by ASR, TTS, OPENAI_* and LLM_MODEL. A setting that is chosen but incomplete is an error at start.
+package exampleenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/outcall/outcall/ari"
+)
+
+// ErrConfig reports a setting that is chosen but incomplete or unknown.
+var ErrConfig = errors.New("exampleenv: bad configuration")
+
+// Env is the environment an example runs in, read by FromEnv.
+type Env struct {
+	ARI          *ari.Config // real Asterisk; nil: the embedded simulator
+	DialEndpoint string      // DIAL_ENDPOINT: dial string template with {number}; default on the simulator: PJSIP/{number}@trunk
+	MediaHost    string      // MEDIA_HOST: address the PBX sends RTP to; default 127.0.0.1
+	RedisURL     string      // REDIS_URL: Redis for the dialog store and the campaign; empty: memory
+	ASR          string      // ASR: fake (default), openai, funasr, vosk, sphinx
+	TTS          string      // TTS: fake (default), espeak, openai
+	OpenAIKey    string      // OPENAI_API_KEY
+	OpenAIBase   string      // OPENAI_BASE_URL
+	LLMModel     string      // LLM_MODEL
+	ASRModel     string      // ASR_MODEL: model for ASR=openai; default whisper-1
+	TTSModel     string      // TTS_MODEL: model for TTS=openai; default tts-1
+	FunASRURL    string      // FUNASR_URL: ws:// address for ASR=funasr
+	VoskURL      string      // VOSK_URL: ws:// address for ASR=vosk
+	AgentEnd     string      // AGENT_ENDPOINT: where transfers to a human go; default: the script's
+}
+
+// Simulated reports whether calls go to the embedded simulator.
+func (e Env) Simulated() bool { return e.ARI == nil }
+
+// LLMConfigured reports whether a model endpoint is set (LLM_MODEL plus OPENAI_BASE_URL or OPENAI_API_KEY).
+func (e Env) LLMConfigured() bool {
+	return e.LLMModel != "" && (e.OpenAIBase != "" || e.OpenAIKey != "")
+}
+
+// FromEnv reads the environment contract and checks it: every problem is reported at once.
+func FromEnv() (Env, error) { return fromLookup(os.Getenv) }
+
+func fromLookup(get func(string) string) (Env, error) {
+	v := func(k string) string { return strings.TrimSpace(get(k)) }
+	e := Env{
+		DialEndpoint: v("DIAL_ENDPOINT"), MediaHost: v("MEDIA_HOST"), RedisURL: v("REDIS_URL"),
+		ASR: strings.ToLower(v("ASR")), TTS: strings.ToLower(v("TTS")),
+		OpenAIKey: v("OPENAI_API_KEY"), OpenAIBase: v("OPENAI_BASE_URL"), LLMModel: v("LLM_MODEL"),
+		ASRModel: v("ASR_MODEL"), TTSModel: v("TTS_MODEL"), FunASRURL: v("FUNASR_URL"), VoskURL: v("VOSK_URL"),
+		AgentEnd: v("AGENT_ENDPOINT"),
+	}
+	var errs []error
+	bad := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
+
+	ac, err := ariFromLookup(v)
+	switch {
+	case errors.Is(err, ari.ErrNotConfigured):
+	case err != nil:
+		bad("ARI: %v", err)
+	default:
+		e.ARI = &ac
+	}
+	if v("FS_ESL_ADDR") != "" || v("FS_ESL_PASSWORD") != "" {
+		bad("FS_ESL_ADDR is set, but the examples drive FreeSWITCH only once pkg/esl lands in this build; unset it or use ARI_URL")
+	}
+	if e.MediaHost == "" {
+		e.MediaHost = "127.0.0.1"
+	}
+	if e.ARI != nil {
+		if e.DialEndpoint == "" {
+			bad("ARI_URL is set but DIAL_ENDPOINT is empty (e.g. PJSIP/{number}@trunk or Local/{number}@outcall-test)")
+		}
+	} else if e.DialEndpoint == "" {
+		e.DialEndpoint = "PJSIP/{number}@trunk"
+	}
+	if e.DialEndpoint != "" && !strings.Contains(e.DialEndpoint, "{number}") && !strings.Contains(e.DialEndpoint, "{e164}") {
+		bad("DIAL_ENDPOINT %q has no {number} or {e164} placeholder", e.DialEndpoint)
+	}
+	if e.ASR == "" {
+		e.ASR = "fake"
+	}
+	if e.TTS == "" {
+		e.TTS = "fake"
+	}
+	openAIReady := e.OpenAIKey != "" || e.OpenAIBase != ""
+	switch e.ASR {
+	case "fake":
+	case "openai":
+		if !openAIReady {
+			bad("ASR=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible local server)")
+		}
+	case "funasr":
+		if e.FunASRURL == "" {
+			bad("ASR=funasr needs FUNASR_URL (e.g. ws://127.0.0.1:10095)")
+		}
+	case "vosk":
+		if e.VoskURL == "" {
+			bad("ASR=vosk needs VOSK_URL (e.g. ws://127.0.0.1:2700)")
+		}
+	case "sphinx":
+		if !sphinxBuilt {
+			bad("ASR=sphinx needs the cgo build: go run -tags sphinx ... (and libpocketsphinx-dev)")
+		}
+	default:
+		bad("ASR=%q: want fake, openai, funasr, vosk or sphinx", e.ASR)
+	}
+	switch e.TTS {
+	case "fake", "espeak":
+	case "openai":
+		if !openAIReady {
+			bad("TTS=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible local server)")
+		}
+	default:
+		bad("TTS=%q: want fake, espeak or openai", e.TTS)
+	}
+	if e.ARI == nil && e.ASR != "fake" {
+		// The simulator's scripted callees speak ttstest audio, which only the fake recognizer reads.
+		bad("ASR=%s cannot understand the simulator's scripted callees; use ASR=fake, or set ARI_URL for a real Asterisk", e.ASR)
+	}
+	if e.LLMModel != "" && !openAIReady {
+		bad("LLM_MODEL is set but neither OPENAI_BASE_URL nor OPENAI_API_KEY is")
+	}
+	return e, errors.Join(errs...)
+}
+
+// ariFromLookup is ari.ConfigFromEnv on a lookup function, so tests need not touch the process environment.
+func ariFromLookup(v func(string) string) (ari.Config, error) {
+	if v("ARI_URL") == "" && v("ARI_USERNAME") == "" && v("ARI_PASSWORD") == "" && v("ARI_APP") == "" {
+		return ari.Config{}, ari.ErrNotConfigured
+	}
+	var missing []string
+	if v("ARI_URL") == "" {
+		missing = append(missing, "ARI_URL")
+	}
+	if (v("ARI_USERNAME") == "") != (v("ARI_PASSWORD") == "") {
+		missing = append(missing, "ARI_USERNAME and ARI_PASSWORD together")
+	}
+	if len(missing) > 0 {
+		return ari.Config{}, fmt.Errorf("%w: missing %s", ari.ErrIncompleteConfig, strings.Join(missing, ", "))
+	}
+	app := v("ARI_APP")
+	if app == "" {
+		app = "outcall"
+	}
+	return ari.Config{URL: v("ARI_URL"), Username: v("ARI_USERNAME"), Password: v("ARI_PASSWORD"), App: app}, nil
+}

@@ -1,0 +1,388 @@
+package exampleenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/outcall/outcall/dialog"
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/campaign"
+	"github.com/outcall/outcall/report"
+)
+
+// Campaign is one example run: a script, its contacts and what to do with the calls.
+type Campaign struct {
+	ID          string            // campaign id; default "example"
+	Script      *dialog.Script    // the call script; required
+	Contacts    []campaign.Contact // who to call; required
+	Concurrency int               // calls at once; default: all contacts
+	RingTimeout time.Duration     // default 20s
+	OutDir      string            // recordings go to OutDir/recordings; empty: no recordings
+	Notifier    dialog.Notifier   // the script's notifications; nil: logged only
+	Classify    campaign.ClassifyConfig
+	// Outcome names a dialog result in one word for the summary and report; default DefaultOutcome.
+	Outcome func(dialog.Result) string
+	// Success says whether a call reached the campaign's goal; default: its outcome is "confirmed" or "promised".
+	Success func(dialog.Result) bool
+	// MaxCall bounds one call from dial to hang-up; default 60s.
+	MaxCall time.Duration
+	// Progress receives a progress bar (on a terminal) or plain progress lines; nil: none.
+	Progress io.Writer
+}
+
+// Record is what happened to one contact.
+type Record struct {
+	Contact   campaign.Contact
+	Masked    string // the phone number masked for printing
+	Start     time.Time
+	End       time.Time
+	Dial      call.Outcome             // Answered, Busy, NoAnswer, ...
+	DialErr   error                    // why an unanswered attempt ended
+	Class     *campaign.Classification // nil when not answered (or the call ended before it was classified)
+	Result    *dialog.Result           // nil when the dialog did not run
+	Err       error                    // a failure while handling the answered call
+	Recording string                   // stereo WAV: callee left, bot right
+	Outcome   string                   // one word: busy, machine, confirmed, transferred, ...
+	Success   bool
+}
+
+// DefaultOutcome names a dialog result: transferred for a transfer, callback, opt_out, no_response, hangup for a
+// callee who hung up midway, else the last outcome tag, else completed.
+func DefaultOutcome(r dialog.Result) string {
+	o := r.Outcome
+	switch {
+	case o.End == dialog.EndTransfer:
+		return "transferred"
+	case o.Has(dialog.TagOptOut):
+		return "opt_out"
+	case o.Has(dialog.TagCallback):
+		return "callback"
+	case o.Has(dialog.TagNoResponse):
+		return "no_response"
+	case o.End == dialog.EndCalleeHangup || o.End == dialog.EndNone:
+		return "hangup"
+	case len(o.Tags) > 0:
+		return o.Tags[len(o.Tags)-1]
+	}
+	return "completed"
+}
+
+// ReportCall converts the record for the report.
+func (r Record) ReportCall() report.Call {
+	c := report.Call{ID: r.Contact.ID, Contact: r.Masked, Start: r.Start, End: r.End, Dial: r.Dial.String(),
+		Outcome: r.Outcome, Success: r.Success, Recording: r.Recording}
+	if r.Class != nil {
+		c.Class = string(r.Class.Class)
+	}
+	if r.Result != nil {
+		res := r.Result
+		c.ID = res.CallID
+		c.Tags = res.Outcome.Tags
+		c.TransferReason = res.TransferReason
+		c.Turns = report.TurnsOf(res.Turns)
+		c.Completed = res.Outcome.End == dialog.EndHangup || res.Outcome.End == dialog.EndTransfer
+	}
+	if err := firstErr(r.Err, r.DialErr); err != nil && r.Dial != call.Busy && r.Dial != call.NoAnswer {
+		c.Error = err.Error()
+	}
+	return c
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Report builds the report data of a run.
+func Report(id, title string, recs []Record) report.Data {
+	d := report.Data{Title: title, Campaign: id, Generated: time.Now()}
+	for _, r := range recs {
+		d.Calls = append(d.Calls, r.ReportCall())
+	}
+	return d
+}
+
+// RunCampaign calls every contact: dial, answer classification (campaign.ClassifyingHandler), then the dialog for
+// a person, recording each answered call in stereo. With Redis (REDIS_URL) the contacts run through
+// campaign.Runner (leases, gates, pacing); otherwise directly, with the same handler. Records come back in
+// contact order.
+func RunCampaign(ctx context.Context, p *Platform, c Campaign) ([]Record, error) {
+	if c.Script == nil || len(c.Contacts) == 0 {
+		return nil, errors.New("exampleenv: a campaign needs a script and contacts")
+	}
+	if c.ID == "" {
+		c.ID = "example"
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = len(c.Contacts)
+	}
+	if c.RingTimeout <= 0 {
+		c.RingTimeout = 20 * time.Second
+	}
+	if c.MaxCall <= 0 {
+		c.MaxCall = 60 * time.Second
+	}
+	if c.Outcome == nil {
+		c.Outcome = DefaultOutcome
+	}
+	if c.Success == nil {
+		c.Success = func(r dialog.Result) bool { o := c.Outcome(r); return o == "confirmed" || o == "promised" }
+	}
+	if c.OutDir != "" {
+		if err := os.MkdirAll(filepath.Join(c.OutDir, "recordings"), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	ru := &run{p: p, c: c, recs: make([]Record, len(c.Contacts)), idx: map[string]int{}, bar: newProgress(c.Progress, len(c.Contacts))}
+	for i, ct := range c.Contacts {
+		if ct.ID == "" {
+			ct.ID = strings.TrimPrefix(ct.Phone, "+")
+			c.Contacts[i] = ct
+		}
+		ru.recs[i] = Record{Contact: ct, Masked: campaign.MaskPhone(ct.Phone)}
+		ru.idx[ct.ID] = i
+	}
+	camp := campaign.Config{ID: c.ID, Endpoint: p.Env.DialEndpoint, RingTimeout: c.RingTimeout, MaxConcurrent: c.Concurrency,
+		CPS: 50, TimeZone: "Asia/Shanghai", Windows: []campaign.Window{{Days: campaign.EveryDay, Start: "00:00", End: "24:00"}},
+		MaxAttempts: 1}
+	if err := camp.Validate(); err != nil {
+		return nil, err
+	}
+	classify := campaign.ClassifyingHandler(c.Classify, nil, nil, ru.converse)
+	handler := func(ctx context.Context, cl call.Call, a campaign.Attempt) (campaign.CallResult, error) {
+		res, err := classify(ctx, cl, a)
+		ru.update(a.Contact.ID, func(r *Record) {
+			if err != nil {
+				r.Err = firstErr(r.Err, err)
+			}
+			// ClassifyingHandler reports a non-human verdict in Data; a person's reached converse.
+			if m, ok := res.Data.(map[string]any); ok && r.Class == nil {
+				if class, ok := m["class"].(campaign.AnswerClass); ok {
+					reason, _ := m["reason"].(string)
+					r.Class = &campaign.Classification{Class: class, Reason: reason}
+					r.Outcome = string(class)
+				}
+			}
+		})
+		return res, err
+	}
+	dialer := &recordingDialer{run: ru}
+	ru.dialer = dialer
+	var err error
+	if p.Redis != nil {
+		err = ru.viaRunner(ctx, camp, dialer, handler)
+	} else {
+		err = ru.direct(ctx, camp, dialer, handler)
+	}
+	ru.bar.done()
+	return ru.recs, err
+}
+
+type run struct {
+	p    *Platform
+	c    Campaign
+	bar    *progress
+	dialer *recordingDialer
+	mu     sync.Mutex
+	recs []Record
+	idx  map[string]int
+}
+
+func (ru *run) update(id string, f func(r *Record)) {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	if i, ok := ru.idx[id]; ok {
+		f(&ru.recs[i])
+	}
+}
+
+// direct dials every contact from this process, Concurrency at a time.
+func (ru *run) direct(ctx context.Context, camp campaign.Config, d call.Dialer, h campaign.Handler) error {
+	sem := make(chan struct{}, ru.c.Concurrency)
+	var wg sync.WaitGroup
+	for _, ct := range ru.c.Contacts {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, ru.c.MaxCall)
+			defer cancel()
+			c, err := d.Dial(cctx, call.Request{Endpoint: camp.DialString(ct.Phone), Timeout: camp.RingTimeout,
+				Variables: map[string]string{"OUTCALL_CAMPAIGN": camp.ID, "OUTCALL_CONTACT": ct.ID}})
+			if err != nil {
+				return // recorded by the dialer
+			}
+			_, _ = h(cctx, c, campaign.Attempt{Contact: ct, Now: time.Now()}) // the handler records its result
+			hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := c.Hangup(hctx, call.CauseNormal); err != nil && !errors.Is(err, call.ErrHungUp) {
+				ru.p.Log.Debug().Err(err).Msg("hang up")
+			}
+			hcancel()
+			ru.finishRecording(ct.ID)
+			ru.bar.step()
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// viaRunner loads the contacts into a Redis campaign and runs it with campaign.Runner until every contact is done.
+func (ru *run) viaRunner(ctx context.Context, camp campaign.Config, d call.Dialer, h campaign.Handler) error {
+	camp.ID = fmt.Sprintf("%s-%d", camp.ID, time.Now().UnixNano()) // a fresh campaign per run
+	r, err := campaign.NewRunner(campaign.RunnerConfig{Campaign: camp, Redis: ru.p.Redis, Dialer: d, Owner: "example",
+		DNC: campaign.NewMemoryDNC(), Logger: ru.p.Log, Poll: 50 * time.Millisecond,
+		Handler: func(ctx context.Context, c call.Call, a campaign.Attempt) (campaign.CallResult, error) {
+			defer ru.bar.step()
+			return h(ctx, c, a)
+		}})
+	if err != nil {
+		return err
+	}
+	if _, err := r.Store().Load(ctx, ru.c.Contacts, time.Now()); err != nil {
+		return err
+	}
+	err = r.Run(ctx)
+	for _, ct := range ru.c.Contacts {
+		ru.finishRecording(ct.ID)
+	}
+	return err
+}
+
+// converse runs the dialog on a call classified as a person, after ClassifyingHandler.
+func (ru *run) converse(ctx context.Context, c call.Call, a campaign.Attempt) (campaign.CallResult, error) {
+	vars := map[string]any{}
+	for k, v := range a.Contact.Vars {
+		vars[k] = v
+	}
+	if a.Contact.Name != "" {
+		vars["name"] = a.Contact.Name
+	}
+	res, err := dialog.Run(ctx, c, ru.c.Script, dialog.Deps{ASR: ru.p.ASR, TTS: ru.p.TTS, Store: ru.p.Store,
+		Notifier: ru.c.Notifier, LLM: ru.p.LLM, Logger: &ru.p.Log, Vars: vars})
+	outcome := ru.c.Outcome(res)
+	cl, _ := campaign.ClassificationFrom(ctx)
+	ru.update(a.Contact.ID, func(r *Record) {
+		r.Result, r.Outcome, r.Success, r.Class = &res, outcome, ru.c.Success(res), &cl
+	})
+	if res.Outcome.End == dialog.EndTransfer && err == nil {
+		// The callee now talks with the agent: let that conversation end before the runner hangs up.
+		waitEnd(ctx, c, 20*time.Second)
+	}
+	return campaign.CallResult{Outcome: outcome, OptOut: res.OptOut, RetryAt: res.CallbackAt,
+		Data: map[string]any{"tags": res.Outcome.Tags, "slots": res.Slots}}, err
+}
+
+// waitEnd waits until the call's events end (the callee and agent hung up), at most d.
+func waitEnd(ctx context.Context, c call.Call, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case _, ok := <-c.Events():
+			if !ok {
+				return
+			}
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// recordingDialer records each attempt's dial outcome and wraps answered calls in a stereo recorder.
+type recordingDialer struct {
+	run *run
+	mu  sync.Mutex
+	rec map[string]*audio.Recorder
+}
+
+func (d *recordingDialer) Dial(ctx context.Context, r call.Request) (call.Call, error) {
+	id := r.Variables["OUTCALL_CONTACT"]
+	start := time.Now()
+	d.run.update(id, func(rec *Record) { rec.Start = start })
+	c, err := d.run.p.Dialer.Dial(ctx, r)
+	o := call.OutcomeOfError(err)
+	d.run.update(id, func(rec *Record) {
+		rec.Dial = o
+		if err != nil {
+			rec.DialErr, rec.Outcome, rec.End = err, o.String(), time.Now()
+		}
+	})
+	if err != nil {
+		d.run.bar.step()
+		return nil, err
+	}
+	if d.run.c.OutDir == "" {
+		return c, nil
+	}
+	rec, rerr := audio.NewRecorder(c.Media().Format().Rate)
+	if rerr != nil {
+		return c, nil
+	}
+	d.mu.Lock()
+	if d.rec == nil {
+		d.rec = map[string]*audio.Recorder{}
+	}
+	d.rec[id] = rec
+	d.mu.Unlock()
+	d.run.update(id, func(r *Record) { r.Recording = filepath.Join(d.run.c.OutDir, "recordings", safeName(id)+".wav") })
+	return call.Recorded(c, rec), nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// finishRecording writes the contact's WAV, if it was recorded, and ends its record.
+func (ru *run) finishRecording(id string) {
+	ru.update(id, func(r *Record) {
+		if r.End.IsZero() {
+			r.End = time.Now()
+		}
+	})
+	d := ru.dialer
+	d.mu.Lock()
+	rec := d.rec[id]
+	delete(d.rec, id)
+	d.mu.Unlock()
+	if rec == nil {
+		return
+	}
+	var path string
+	ru.update(id, func(r *Record) { path = r.Recording })
+	f, err := os.Create(path)
+	if err == nil {
+		err = rec.WriteWAV(f, audio.WAVPCM16)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		ru.p.Log.Warn().Err(err).Msg("recording not written")
+		ru.update(id, func(r *Record) { r.Recording = "" })
+	}
+}
