@@ -322,6 +322,11 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		id = NewID("call")
 	}
 	chanID, otherID := NewID("ch"), NewID("ch")
+	if r.ID != "" {
+		// A caller-chosen call id names the channels too, so another process can find and end this call
+		// (HangupCall) if this one dies mid-call.
+		chanID, otherID = callChannelIDs(r.ID)
+	}
 	log := d.log.With().Str("call", id).Str("channel", chanID).Logger()
 	// Subscribe before originating so no event of the attempt can be missed.
 	sub := d.c.Subscribe(chanID, otherID)

@@ -46,6 +46,7 @@ type ariCall struct {
 	continued  bool // Transfer sent the callee to the dialplan
 	agentID    string
 	extGone    bool
+	finishing  bool // teardown has started; a late agent must be hung up by whoever bridged it
 	transferMu sync.Mutex
 	teardown   sync.Once
 }
@@ -115,6 +116,22 @@ func (c *ariCall) Transfer(ctx context.Context, to call.Target) error {
 		return fmt.Errorf("ari: transfer: %w", call.ErrHungUp)
 	default:
 	}
+	c.mu.Lock()
+	already := c.agentID != ""
+	c.mu.Unlock()
+	if already {
+		return fmt.Errorf("ari: transfer %s: %w: already transferred to an agent", c.id, ErrInvalidState)
+	}
+	// The transfer gives up when the call ends meanwhile (the callee hangs up while the agent rings).
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-c.done:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	if to.Endpoint == "" {
 		if to.Extension == "" && to.Context == "" {
 			return fmt.Errorf("ari: transfer: %w: target has no endpoint, context or extension", ErrIncompleteConfig)
@@ -152,6 +169,11 @@ func (c *ariCall) transferDialplan(ctx context.Context, to call.Target) error {
 	case <-c.done:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-c.done: // ctx was ended by the call's end, which is what we waited for
+			return nil
+		default:
+		}
 		return fmt.Errorf("ari: transfer %s: waiting for the callee to leave: %w", c.id, ctx.Err())
 	}
 }
@@ -185,9 +207,18 @@ func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
 	}
 	c.mu.Lock()
-	c.agentID = agentID
-	c.extGone = true
+	finishing := c.finishing
+	if !finishing {
+		c.agentID = agentID
+		c.extGone = true
+	}
 	c.mu.Unlock()
+	if finishing { // the call ended while the agent was being bridged: teardown will not see the agent
+		hctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
+		_ = c.d.c.Hangup(hctx, agentID, ReasonNormal)
+		cancel()
+		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, call.ErrHungUp)
+	}
 	c.media.close(fmt.Errorf("media detached by transfer: %w", call.ErrHungUp))
 	if err := c.d.c.Hangup(ctx, c.extID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
 		c.log.Warn().Err(err).Msg("ari: hang up ExternalMedia after transfer")
@@ -295,6 +326,7 @@ func (c *ariCall) finish(cause call.Cause, remote bool, detail string, at time.T
 	}
 	c.teardown.Do(func() {
 		c.mu.Lock()
+		c.finishing = true
 		if c.local {
 			remote = false
 		}

@@ -302,7 +302,9 @@ func TestDriverBargeInFlush(t *testing.T) {
 	<-wrote
 	played := m.Flush()
 	elapsed := time.Since(start)
-	if played < 200*time.Millisecond || played > elapsed+20*time.Millisecond {
+	// Some audio went out (at least a few ticks even on a loaded machine), never more than the time elapsed nor
+	// the 2 s written: Flush reports what was sent, not what was queued.
+	if played < 60*time.Millisecond || played > elapsed+20*time.Millisecond {
 		t.Fatalf("Flush reported %v played after %v of playout", played, elapsed)
 	}
 	if again := m.Flush(); again > 40*time.Millisecond {

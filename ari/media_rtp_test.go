@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -125,8 +130,15 @@ func TestMediaRTPWire(t *testing.T) {
 		if p.PayloadType != 118 || len(p.Payload) != 640 || p.Payload[0] != 0x01 || p.Payload[1] != byte(0x02+i) {
 			t.Fatalf("packet %d: PT %d, %d bytes, starts %x", i, p.PayloadType, len(p.Payload), p.Payload[:2])
 		}
-		if i > 0 && (p.SequenceNumber != prev.SequenceNumber+1 || p.Timestamp != prev.Timestamp+320 || p.SSRC != prev.SSRC) {
-			t.Fatalf("packet %d: seq %d ts %d after %d %d", i, p.SequenceNumber, p.Timestamp, prev.SequenceNumber, prev.Timestamp)
+		if i > 0 {
+			// Consecutive sequence numbers; the timestamp advances 320 per frame, more (with the marker bit) when
+			// the clock had to skip ticks, since RTP time follows the wall clock.
+			dts := p.Timestamp - prev.Timestamp
+			if p.SequenceNumber != prev.SequenceNumber+1 || p.SSRC != prev.SSRC || dts == 0 || dts%320 != 0 || (dts > 320) != p.Marker {
+				t.Fatalf("packet %d: seq %d ts %d marker %v after %d %d", i, p.SequenceNumber, p.Timestamp, p.Marker, prev.SequenceNumber, prev.Timestamp)
+			}
+		} else if !p.Marker {
+			t.Fatal("first packet of a talkspurt lacks the marker bit")
 		}
 		prev = p
 		prev.Payload = nil
@@ -275,4 +287,106 @@ func mediaBenchCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestLoadMediaRTP measures the driver's media path alone, without the simulator: OUTCALL_LOAD_STREAMS calls'
+// mediaRTP on the shared socket and clock, each with a writer (20 ms frames through the playout clock, one
+// sendmmsg batch per tick for all calls) and a reader (jitter buffer, one frame per 20 ms), while a peer sends each
+// call one PCMU packet per 20 ms from its own socket. It reports the clock's send lateness and process CPU:
+//
+//	OUTCALL_LOAD_STREAMS=1000 go test -run TestLoadMediaRTP -v ./ari/
+func TestLoadMediaRTP(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("OUTCALL_LOAD_STREAMS"))
+	if n <= 0 {
+		t.Skip("OUTCALL_LOAD_STREAMS not set: set it (e.g. 1000) to measure the media path of many calls")
+	}
+	d := newTestDriver(t, DriverConfig{PlayoutDepth: 3})
+	peers := make([]*net.UDPConn, n)
+	medias := make([]*mediaRTP, n)
+	for i := range n {
+		peers[i] = udpPeer(t)
+		_ = peers[i].SetReadBuffer(4096) // the peer never reads: the kernel drops what the bot sends
+		m, err := newMediaRTP(d, peers[i].LocalAddr().(*net.UDPAddr).AddrPort())
+		if err != nil {
+			t.Fatal(err)
+		}
+		medias[i] = m
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for _, m := range medias {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if m.Write(ctx, audio.Frame{Rate: 8000, Samples: make([]int16, 160)}) != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := m.Read(ctx); err != nil {
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // the PBX side: one packet per call per 20 ms
+		defer wg.Done()
+		dst := d.MediaAddr()
+		seqs := make([]*rtp.Sequencer, n)
+		for i := range seqs {
+			seqs[i] = rtp.NewSequencer(0)
+		}
+		payload := make([]byte, 160)
+		var buf []byte
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			for i, p := range peers {
+				buf = seqs[i].Append(buf[:0], payload, 160)
+				_, _ = p.WriteToUDPAddrPort(buf, dst)
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	d.Clock().ResetStats()
+	st0, reads0, cpu0 := d.RTPStats(), reads.Load(), mediaBenchCPU()
+	start := time.Now()
+	// Baseline: how late a bare timer wakes up on this machine right now, measured alongside.
+	var probe []time.Duration
+	for next := start.Add(20 * time.Millisecond); time.Since(start) < 5*time.Second; next = next.Add(20 * time.Millisecond) {
+		time.Sleep(time.Until(next))
+		probe = append(probe, time.Since(next))
+	}
+	elapsed := time.Since(start)
+	slices.Sort(probe)
+	cs, st1, reads1, cpu1 := d.Clock().Stats(), d.RTPStats(), reads.Load(), mediaBenchCPU()
+	cancel()
+	for _, m := range medias {
+		m.close(nil)
+	}
+	wg.Wait()
+	callSec := float64(n) * elapsed.Seconds()
+	t.Logf("streams=%d window=%v", n, elapsed.Round(time.Millisecond))
+	t.Logf("playout clock send lateness: p50=%v p99=%v max=%v skipped=%d sends=%d", cs.P50, cs.P99, cs.Max, cs.Skipped, cs.Sends)
+	t.Logf("baseline bare-timer wake-up lateness in the same window: p50=%v p99=%v max=%v",
+		probe[len(probe)/2], probe[len(probe)*99/100], probe[len(probe)-1])
+	t.Logf("packets: received %.1f/stream/s, sent %.1f/stream/s; reads %.1f/stream/s",
+		float64(st1.Delivered-st0.Delivered)/callSec, float64(st1.Sent-st0.Sent)/callSec, float64(reads1-reads0)/callSec)
+	t.Logf("process CPU (driver + peer + callers): %.2f cores, %.0f µs per call-second",
+		(cpu1-cpu0).Seconds()/elapsed.Seconds(), float64((cpu1-cpu0).Microseconds())/callSec)
+	if cs.P99 >= 5*time.Millisecond {
+		t.Errorf("playout p99 lateness %v, target < 5ms", cs.P99)
+	}
 }

@@ -2,7 +2,9 @@ package dialog
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/outcall/outcall/pkg/nlu"
 	"strings"
 	"text/template"
 	"time"
@@ -112,8 +114,8 @@ type Knowledge interface {
 // Options are the understanding parts a conversation uses; every field is optional.
 type Options struct {
 	Classifier Classifier       // ranks intents; default: the script's keywords and patterns
-	Sentiment  Sentiment        // scores utterances; default: a small zh/en lexicon
-	Extract    Extractor        // slot values; default: digits, simple Chinese numerals, relative dates
+	Sentiment  Sentiment        // scores utterances; default: nlu.Sentiment
+	Extract    Extractor        // slot values; default: NLUExtract, then a basic digits/numerals/dates reader
 	Knowledge  Knowledge        // FAQ answers; default: the script's FAQ entries
 	LLM        LLM              // model for LLM nodes; nil: they speak their fallback
 	Now        func() time.Time // clock for dates and callbacks; default time.Now
@@ -207,7 +209,10 @@ func nodeOf(st *State) string {
 
 func (o Options) withDefaults(s *Script) Options {
 	if o.Sentiment == nil {
-		o.Sentiment = lexiconSentiment
+		o.Sentiment = nlu.Sentiment
+	}
+	if o.Extract == nil {
+		o.Extract = NLUExtract
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -298,6 +298,7 @@ func (s *Script) compile(pos map[string]int) error {
 		}
 	}
 	s.checkReachable(c)
+	s.checkDecisionLoops(c)
 	if len(c.problems) > 0 {
 		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Line < c.problems[j].Line })
 		return &ScriptError{Problems: c.problems}
@@ -497,6 +498,36 @@ func (s *Script) checkReachable(c *checker) {
 	for _, id := range sortedKeys(s.Nodes) {
 		if !seen[id] {
 			c.add("nodes."+id, "node %q is unreachable from start %q", id, s.Start)
+		}
+	}
+}
+
+// checkDecisionLoops reports cycles made only of decision nodes: the call would go round them without ever
+// speaking or listening.
+func (s *Script) checkDecisionLoops(c *checker) {
+	isDecision := func(n *Node) bool { return n != nil && len(n.Say) == 0 && n.End == nil && n.LLM == nil }
+	state := map[string]int{} // 1: on the DFS stack, 2: done
+	var visit func(id string) bool
+	visit = func(id string) bool {
+		state[id] = 1
+		for _, r := range s.Nodes[id].Routes {
+			if !isDecision(s.Nodes[r.Goto]) {
+				continue
+			}
+			if state[r.Goto] == 1 {
+				c.add("nodes."+id, "decision nodes loop through %q without speaking", r.Goto)
+				return true
+			}
+			if state[r.Goto] == 0 && visit(r.Goto) {
+				return true
+			}
+		}
+		state[id] = 2
+		return false
+	}
+	for _, id := range sortedKeys(s.Nodes) {
+		if isDecision(s.Nodes[id]) && state[id] == 0 {
+			visit(id)
 		}
 	}
 }

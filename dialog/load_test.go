@@ -67,6 +67,9 @@ func TestLoadProblems(t *testing.T) {
 		{"several at once", func(s string) string {
 			return strings.Replace(strings.Replace(s, "days > 2", "days >", 1), "{{.name}}您好", "{{.nmae}}您好", 1)
 		}, []string{"2 problem(s)", "when: bad expression", "say[0]: template"}},
+		{"decision loop", func(s string) string {
+			return strings.Replace(s, "start: ask", "start: d1", 1) + "  d1:\n    routes: [{when: \"days > 1\", goto: d2}, {goto: ask}]\n  d2:\n    routes: [{goto: d1}]\n"
+		}, []string{"decision nodes loop through"}},
 		{"not yaml", func(string) string { return "nodes: [\n" }, []string{"t.yaml:"}},
 		{"empty", func(string) string { return "" }, []string{"no nodes", "no start node"}},
 	}

@@ -37,9 +37,9 @@ func Simulate(s *Script, vars map[string]any, inputs ...Input) (*Simulator, erro
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range inputs {
+	for i, in := range inputs {
 		if sim.Done() {
-			return sim, fmt.Errorf("%w: %d input(s) left over at node %q", ErrEnded, len(inputs)-len(sim.replies)+1, sim.conv.st.Node)
+			return sim, fmt.Errorf("%w: %d input(s) left over at node %q", ErrEnded, len(inputs)-i, sim.conv.st.Node)
 		}
 		if _, err := sim.Step(in); err != nil {
 			return sim, err

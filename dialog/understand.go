@@ -109,27 +109,8 @@ func keywordMatch(in *Intent, text, lower string) (Match, bool) {
 	return Match{Intent: in.Name, Score: score, Negated: bestNeg}, true
 }
 
-// Sentiment scores an utterance from -1 (very negative) to 1 (very positive); pkg/nlu's lexicon scorer plugs in.
+// Sentiment scores an utterance from -1 (very negative) to 1 (very positive); the default is nlu.Sentiment.
 type Sentiment func(text string) float64
-
-var negativeWords = []string{"烦", "滚", "骗子", "投诉", "有病", "神经", "垃圾", "骚扰", "生气", "受够", "太差", "差劲", "气死", "别烦", "闭嘴", "混蛋", "态度", "annoying", "scam", "stupid", "hate", "angry", "complain", "shut up", "harass", "ridiculous"}
-var positiveWords = []string{"谢谢", "好的", "可以", "没问题", "满意", "感谢", "不错", "thanks", "thank you", "great", "fine", "sure"}
-
-// lexiconSentiment is the fallback scorer: counts of negative and positive words, clipped to [-1, 1].
-func lexiconSentiment(text string) float64 {
-	lower := strings.ToLower(text)
-	score := 0.0
-	for _, w := range negativeWords {
-		score -= 0.4 * float64(strings.Count(lower, w))
-	}
-	for _, w := range positiveWords {
-		score += 0.3 * float64(strings.Count(lower, w))
-	}
-	if strings.Contains(text, "!") || strings.Contains(text, "！") {
-		score -= 0.1
-	}
-	return math.Max(-1, math.Min(1, score))
-}
 
 // Mood is the caller's mood over the call, with hysteresis.
 type Mood string
@@ -166,7 +147,7 @@ func moodOf(prev Mood, rolling, score float64) (Mood, float64) {
 }
 
 // Extractor pulls a slot value of a kind (number, amount, date, time, yesno, digits) out of text; pkg/nlu's
-// extractor plugs in. ok is false when the text holds none.
+// extractor is the default. ok is false when the text holds none.
 type Extractor func(text, kind string, ref time.Time) (v any, ok bool)
 
 var (

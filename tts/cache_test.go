@@ -252,3 +252,44 @@ func BenchmarkCacheRedisHitFirstFrame(b *testing.B) {
 		}
 	}
 }
+
+// TestCacheConcurrent: many callers at once on a few prompts, with eviction churn, get the right audio.
+func TestCacheConcurrent(t *testing.T) {
+	ctx := context.Background()
+	one := int64(2 * len(must(ttstest.Render("prompt 0", 8000))))
+	c := tts.NewCache(&ttstest.Synthesizer{}, tts.CacheConfig{MaxBytes: 2 * one})
+	errs := make(chan error, 16)
+	for g := range 16 {
+		go func() {
+			for i := range 20 {
+				r := tts.Request{Text: "prompt " + string(rune('0'+(g+i)%4)), Rate: 8000}
+				src, err := c.Synthesize(ctx, r)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var pcm []int16
+				for {
+					f, err := src.Read(ctx)
+					if err != nil {
+						break
+					}
+					pcm = append(pcm, f.Samples...)
+				}
+				if got, err := modem.Decode(pcm, 8000); err != nil || got != r.Text {
+					errs <- errors.Join(err, errors.New("got "+got+", want "+r.Text))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); st.Hits+st.Misses != 320 || st.Bytes > 2*one || st.Evictions == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}

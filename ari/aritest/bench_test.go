@@ -112,3 +112,80 @@ func BenchmarkOriginateBusy(b *testing.B) {
 		c.must(200, "POST", "/channels", body, nil)
 	}
 }
+
+// BenchmarkRealtimeEcho runs 300 and 1,000 echo calls in real time on the shared clock: one app socket sends every call
+// 1 s of ulaw (one packet per call per 20 ms) and counts the echoes. It reports the echoed share and the ticks
+// the clock had to skip. Run it with -benchtime=1x.
+func BenchmarkRealtimeEcho(b *testing.B) {
+	for _, n := range []int{300, 1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) { realtimeEcho(b, n) })
+	}
+}
+
+func realtimeEcho(b *testing.B, n int) {
+	for b.Loop() {
+		srv, err := New(Config{Callee: callee.Config{DiscardAudio: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := newClient(b, srv)
+		app, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = app.SetReadBuffer(4 << 20)
+		var ports []*net.UDPAddr
+		for i := range n {
+			id := "c" + strconv.Itoa(i)
+			c.must(200, "POST", "/channels", map[string]any{"endpoint": "Local/echo@outcall-test", "app": "bot", "channelId": id}, nil)
+		}
+		for i := range n {
+			id := "c" + strconv.Itoa(i)
+			var em Channel
+			c.must(200, "POST", "/channels/externalMedia", map[string]any{"app": "bot", "format": "ulaw", "external_host": app.LocalAddr().String(), "channelId": id + "-em"}, &em)
+			port, _ := strconv.Atoi(em.ChannelVars["UNICASTRTP_LOCAL_PORT"])
+			ports = append(ports, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+			c.must(200, "POST", "/bridges", map[string]any{"bridgeId": id + "-br"}, nil)
+			for {
+				status, _ := c.do("POST", "/bridges/"+id+"-br/addChannel", map[string]any{"channel": id + "," + id + "-em"})
+				if status == 204 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // not answered yet
+			}
+		}
+		got := make(chan int)
+		go func() {
+			buf := make([]byte, 1500)
+			k := 0
+			for {
+				_ = app.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				if _, _, err := app.ReadFromUDP(buf); err != nil {
+					got <- k
+					return
+				}
+				k++
+			}
+		}()
+		payload := make([]byte, 160)
+		for i := range payload {
+			payload[i] = byte(0x10 + i%32) // loud ulaw codes
+		}
+		skipped0 := srv.Stats().SkippedTicks
+		tk := time.NewTicker(20 * time.Millisecond)
+		for f := range 50 {
+			pkt := rtpPacket(0, uint16(f), uint32(160*f), payload)
+			for _, p := range ports {
+				_, _ = app.WriteToUDP(pkt, p)
+			}
+			<-tk.C
+		}
+		tk.Stop()
+		echoed := <-got
+		b.ReportMetric(float64(echoed)/float64(50*n)*100, "%-echoed")
+		b.ReportMetric(float64(srv.Stats().SkippedTicks-skipped0), "skipped-ticks")
+		b.ReportMetric(float64(srv.Stats().MediaOverflow), "overflow-frames")
+		app.Close()
+		_ = srv.Close()
+	}
+}

@@ -1,6 +1,7 @@
 package aritest_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -30,8 +31,11 @@ func ExampleNew() {
 	}
 	resp.Body.Close()
 	fmt.Println(resp.Status)
-	for srv.Active() > 0 {
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.WaitIdle(ctx); err != nil {
+		fmt.Println(err)
+		return
 	}
 	c := srv.Calls()[0]
 	fmt.Println(c.Number, c.Outcome, c.Cause, c.HungUpBy)

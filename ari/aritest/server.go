@@ -39,7 +39,8 @@ type Config struct {
 	Rate int
 	// TTS renders the Text of Say steps of callees added with AddCallee. default: nil (steps need Audio)
 	TTS tts.Synthesizer
-	// Callee is the template for every callee's Person (Rate, TTS and Logger are set from this Config).
+	// Callee is the template for every callee's Person (Rate, TTS and Logger are set from this Config). Load
+	// runs set Callee.DiscardAudio: each Person otherwise keeps both sides' audio (~2 MB per call-minute).
 	// default: zero Config (the callee package's defaults)
 	Callee callee.Config
 	// EventBuffer is how many events may wait for a slow events socket before it is closed, as Asterisk

@@ -339,9 +339,10 @@ func TestEventOrder(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("events\n got %q\nwant %q", got, tc.want)
 			}
-			deadline := time.Now().Add(time.Second)
-			for srv.Active() > 0 && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if err := srv.WaitIdle(ctx); err != nil {
+				t.Fatal(err)
 			}
 			rec, ok := srv.Call(id)
 			if !ok || rec.Outcome != tc.outcome || rec.HungUpBy != tc.by || rec.End.IsZero() {
@@ -429,4 +430,9 @@ func TestOriginateWithIDArgsAndVariables(t *testing.T) {
 		t.Fatal("no event for the ;2 half with otherChannelId")
 	}
 	c.must(409, "POST", "/channels/my-call-1", map[string]any{"endpoint": "Local/echo@outcall-test", "app": "bot"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.WaitIdle(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitIdle with a live echo call: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package aritest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -528,6 +529,20 @@ func (s *Server) MaxActive() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxActive
+}
+
+// WaitIdle waits until no call is ringing or up, or ctx ends.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.Active() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("aritest: %d calls still active: %w", s.Active(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Active returns how many calls are ringing or up.

@@ -148,3 +148,10 @@ func ariFromLookup(v func(string) string) (ari.Config, error) {
 	}
 	return ari.Config{URL: v("ARI_URL"), Username: v("ARI_USERNAME"), Password: v("ARI_PASSWORD"), App: app}, nil
 }
+
+// Default is the environment with nothing set: the simulator, memory, fake ASR and TTS. Tests of examples use it so
+// the process environment cannot change what they run on.
+func Default() Env {
+	e, _ := fromLookup(func(string) string { return "" })
+	return e
+}

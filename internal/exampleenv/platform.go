@@ -102,9 +102,8 @@ func Open(ctx context.Context, env Env, log zerolog.Logger) (p *Platform, err er
 		return nil, err
 	}
 	p.closers = append(p.closers, client.Close)
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := client.Start(sctx); err != nil {
+	// Start's context bounds the events connection's life, so it is the run's context, not a timeout.
+	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("connect to ARI at %s: %w", cfg.URL, err)
 	}
 	drv, err := ari.NewDriver(client, ari.DriverConfig{MediaHost: env.MediaHost, Logger: log.With().Str("part", "driver").Logger()})

@@ -20,13 +20,13 @@ import (
 
 // Campaign is one example run: a script, its contacts and what to do with the calls.
 type Campaign struct {
-	ID          string            // campaign id; default "example"
-	Script      *dialog.Script    // the call script; required
+	ID          string             // campaign id; default "example"
+	Script      *dialog.Script     // the call script; required
 	Contacts    []campaign.Contact // who to call; required
-	Concurrency int               // calls at once; default: all contacts
-	RingTimeout time.Duration     // default 20s
-	OutDir      string            // recordings go to OutDir/recordings; empty: no recordings
-	Notifier    dialog.Notifier   // the script's notifications; nil: logged only
+	Concurrency int                // calls at once; default: all contacts
+	RingTimeout time.Duration      // default 20s
+	OutDir      string             // recordings go to OutDir/recordings; empty: no recordings
+	Notifier    dialog.Notifier    // the script's notifications; nil: logged only
 	Classify    campaign.ClassifyConfig
 	// Outcome names a dialog result in one word for the summary and report; default DefaultOutcome.
 	Outcome func(dialog.Result) string
@@ -191,13 +191,13 @@ func RunCampaign(ctx context.Context, p *Platform, c Campaign) ([]Record, error)
 }
 
 type run struct {
-	p    *Platform
-	c    Campaign
+	p      *Platform
+	c      Campaign
 	bar    *progress
 	dialer *recordingDialer
 	mu     sync.Mutex
-	recs []Record
-	idx  map[string]int
+	recs   []Record
+	idx    map[string]int
 }
 
 func (ru *run) update(id string, f func(r *Record)) {

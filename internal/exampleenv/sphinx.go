@@ -11,4 +11,6 @@ import (
 
 const sphinxBuilt = true
 
-func newSphinx(log zerolog.Logger) (asr.Recognizer, error) { return sphinx.New(sphinx.Config{Logger: &log}) }
+func newSphinx(log zerolog.Logger) (asr.Recognizer, error) {
+	return sphinx.New(sphinx.Config{Logger: &log})
+}

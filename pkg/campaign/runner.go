@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,20 @@ type CallResult struct {
 // Handler runs an answered call: answer classification, then the dialog. It must return when ctx ends (the lease
 // was lost or the runner is stopping). The runner hangs up after it returns.
 type Handler func(ctx context.Context, c call.Call, a Attempt) (CallResult, error)
+
+// Reaper hangs up a call by the id the runner gave it in call.Request.ID, wherever it is: a process that died
+// mid-call leaves its call up on the PBX, and the process that takes its contact over ends that call before dialing
+// the number again. The ari and esl drivers implement it; a "not found" is not an error.
+type Reaper interface {
+	HangupCall(ctx context.Context, callID string) error
+}
+
+// CallID is the id the runner gives the call of a lease: campaign, contact and fencing token, so a stale call can be
+// found again by whoever reclaims the contact.
+func CallID(campaignID, contactID string, token int64) string {
+	id := campaignID + "-" + contactID + "-" + strconv.FormatInt(token, 10)
+	return strings.NewReplacer("+", "p", "/", "_").Replace(id)
+}
 
 // DNCAdder is a do-not-call list that opt-outs are added to.
 type DNCAdder interface {
@@ -194,6 +210,14 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 		return
 	}
 	defer r.unlockNumber(l)
+	if l.StaleToken != 0 {
+		if err := r.reap(ctx, l); err != nil {
+			log.Warn().Err(err).Msg("a stale call of a dead process may still be up: not dialing")
+			r.complete(ctx, l, Completion{Outcome: "refused:stale-call", NextAt: now.Add(r.camp.LeaseTTL),
+				Result: map[string]string{"gate": "stale-call", "reason": err.Error()}}, log)
+			return
+		}
+	}
 	loc, _ := r.cal.Location(l.Contact.TZ)
 	for {
 		wait, err := r.store.Begin(ctx, l, r.camp.CPS, now.In(loc).Format(time.DateOnly), r.camp.LeaseTTL, r.cfg.Now())
@@ -218,6 +242,7 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 	defer ended()
 	started := r.cfg.Now()
 	c, err := r.cfg.Dialer.Dial(callCtx, call.Request{
+		ID:        CallID(r.camp.ID, l.Contact.ID, l.Token),
 		Endpoint:  r.camp.DialString(l.Contact.Phone),
 		CallerID:  r.camp.CallerID,
 		Timeout:   r.camp.RingTimeout,
@@ -265,6 +290,18 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 		r.schedule(&comp, r.camp.RetryMachine, attempts, false)
 	}
 	r.complete(ctx, l, comp, log)
+}
+
+// reap hangs up the call of a reclaimed lease. A dialer that cannot reap (no Reaper) is trusted to have ended its
+// calls with its process.
+func (r *Runner) reap(ctx context.Context, l Lease) error {
+	reaper, ok := r.cfg.Dialer.(Reaper)
+	if !ok {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return reaper.HangupCall(rctx, CallID(r.camp.ID, l.Contact.ID, l.StaleToken))
 }
 
 // schedule sets a retry for an unanswered or machine outcome, or makes the completion terminal.

@@ -95,6 +95,9 @@ type Lease struct {
 	Attempts    int
 	DayAttempts int
 	LastDay     string
+	// StaleToken is the fencing token of an earlier lease on this contact that was reclaimed while dialing: its
+	// call may still be up on the PBX, and is hung up (see Reaper) before the contact is dialed again.
+	StaleToken int64
 }
 
 // claimScript reclaims expired leases, then claims up to n due contacts within the global concurrency limit.
@@ -110,6 +113,7 @@ for _, id in ipairs(expired) do
   local st = redis.call('HMGET', ck, 'status', 'owner', 'fence')
   if st[1] == 'dialing' then
     redis.call('HINCRBY', ck, 'attempts', 1)
+    redis.call('HSET', ck, 'stale', st[3] or '')
     redis.call('XADD', KEYS[5], '*', 'contact', id, 'outcome', 'abandoned', 'owner', st[2] or '', 'fence', st[3] or '0',
       'reason', 'lease expired while dialing: the owning process stopped', 'at', now)
   end
@@ -127,13 +131,14 @@ for _, id in ipairs(ids) do
   local token = redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), id)
   redis.call('HSET', ck, 'status', 'leased', 'owner', ARGV[4], 'fence', token)
-  local h = redis.call('HMGET', ck, 'contact', 'attempts', 'day_attempts', 'day')
+  local h = redis.call('HMGET', ck, 'contact', 'attempts', 'day_attempts', 'day', 'stale')
   table.insert(out, id)
   table.insert(out, tostring(token))
   table.insert(out, h[1] or '')
   table.insert(out, h[2] or '0')
   table.insert(out, h[3] or '0')
   table.insert(out, h[4] or '')
+  table.insert(out, h[5] or '')
 end
 return out
 `)
@@ -161,7 +166,7 @@ func (s *Store) Claim(ctx context.Context, owner string, n, maxConcurrent int, t
 		return nil, fmt.Errorf("%w (state %s)", ErrNotRunning, res[0])
 	}
 	var out []Lease
-	for i := 1; i+5 < len(res); i += 6 {
+	for i := 1; i+6 < len(res); i += 7 {
 		var c Contact
 		if err := json.Unmarshal([]byte(res[i+2]), &c); err != nil {
 			return out, fmt.Errorf("campaign: contact %s: %w", res[i], err)
@@ -170,6 +175,7 @@ func (s *Store) Claim(ctx context.Context, owner string, n, maxConcurrent int, t
 		l.Token, _ = strconv.ParseInt(res[i+1], 10, 64)
 		l.Attempts, _ = strconv.Atoi(res[i+3])
 		l.DayAttempts, _ = strconv.Atoi(res[i+4])
+		l.StaleToken, _ = strconv.ParseInt(res[i+6], 10, 64)
 		out = append(out, l)
 	}
 	return out, nil
@@ -241,6 +247,7 @@ var completeScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[2])
 if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+redis.call('HDEL', KEYS[1], 'stale')
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'status', 'done', 'outcome', ARGV[3], 'owner', '', 'fence', -1)
   redis.call('HINCRBY', KEYS[5], ARGV[3], 1)

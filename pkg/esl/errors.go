@@ -98,3 +98,10 @@ func outcomeOfCause(c call.Cause) call.Outcome {
 }
 
 func asError(err error, target **Error) bool { return errors.As(err, target) }
+
+// OutcomeOfCause maps a FreeSWITCH hangup cause to a call outcome; it knows FreeSWITCH's own codes
+// (ORIGINATOR_CANCEL, GATEWAY_DOWN...) besides the Q.850 ones call.OutcomeOf handles.
+func OutcomeOfCause(c call.Cause) call.Outcome { return outcomeOfCause(c) }
+
+// ErrFormat reports a frame whose sample rate is not the call's media format.
+var ErrFormat = errors.New("esl: frame format does not match the call")

@@ -122,7 +122,7 @@ func readLine(r *bufio.Reader) (string, error) {
 		buf = append(buf, frag...)
 		switch err {
 		case nil:
-			buf = bytes.TrimSuffix(buf[:len(buf)-1], []byte{'\r'})
+			buf = bytes.TrimRight(buf[:len(buf)-1], "\r")
 			return string(buf), nil
 		case bufio.ErrBufferFull:
 			continue
@@ -139,7 +139,8 @@ func clip(s string) string {
 	return s
 }
 
-// AppendTo appends the frame in wire form, with Content-Length set from Body (and dropped when Body is empty),
+// AppendTo appends the frame in wire form, with Content-Length set from Body (omitted when Body is empty and the
+// header was absent),
 // headers sorted for a stable encoding.
 func (m *Message) AppendTo(b []byte) []byte {
 	keys := make([]string, 0, len(m.Header))
@@ -155,7 +156,7 @@ func (m *Message) AppendTo(b []byte) []byte {
 		b = append(b, m.Header[k]...)
 		b = append(b, '\n')
 	}
-	if len(m.Body) > 0 {
+	if _, had := m.Header["Content-Length"]; had || len(m.Body) > 0 {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, int64(len(m.Body)), 10)
 		b = append(b, '\n')

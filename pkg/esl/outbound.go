@@ -94,10 +94,13 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 
 func (s *Server) shutdown() {
 	s.mu.Lock()
-	conns := s.conns
+	conns := make([]*OutboundConn, 0, len(s.conns))
+	for oc := range s.conns {
+		conns = append(conns, oc)
+	}
 	s.closed = true
 	s.mu.Unlock()
-	for oc := range conns {
+	for _, oc := range conns {
 		oc.cn.close()
 	}
 	s.wg.Wait()

@@ -1,0 +1,525 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
+)
+
+// DriverConfig configures a Driver. Zero fields take the defaults noted beside them.
+type DriverConfig struct {
+	MediaListen  string         // where the audio-stream WebSocket server listens; default: "127.0.0.1:0"
+	MediaURL     string         // ws:// base URL FreeSWITCH dials (as it reaches this process); default: ws://<MediaListen's address>
+	Format       audio.Format   // media format: audio.Narrowband (8k) or audio.Wideband (16k); default: Wideband
+	Clock        *audio.Clock   // shared playout clock, already running; default: the driver runs its own
+	MediaTimeout time.Duration  // wait for mod_audio_stream to connect after answer; default: 5 s
+	ReadSlack    time.Duration  // how late a callee frame may be before Read returns silence in its place; default: 60 ms
+	App          string         // what the answered channel runs while the bot talks; default: "&park()"
+	Logger       zerolog.Logger // default: zerolog.Nop(); numbers are never logged in clear
+}
+
+// Driver places calls through a Client and carries their audio over mod_audio_stream's WebSocket. It implements
+// call.Dialer.
+type Driver struct {
+	c   *Client
+	cfg DriverConfig
+	log zerolog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ln     net.Listener
+	srv    *http.Server
+	group  *audio.Group
+
+	subMu      sync.Mutex
+	subscribed bool
+
+	mu       sync.Mutex
+	sessions map[string]*media
+}
+
+var _ call.Dialer = (*Driver)(nil)
+
+// NewDriver starts the media WebSocket server (and a playout clock unless cfg.Clock is set).
+func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
+	if cfg.MediaListen == "" {
+		cfg.MediaListen = "127.0.0.1:0"
+	}
+	if cfg.Format.Rate == 0 {
+		cfg.Format = audio.Wideband
+	}
+	if cfg.Format.Rate != 8000 && cfg.Format.Rate != 16000 {
+		return nil, fmt.Errorf("%w: Format %d Hz (mod_audio_stream streams 8k or 16k)", ErrConfig, cfg.Format.Rate)
+	}
+	if cfg.MediaTimeout <= 0 {
+		cfg.MediaTimeout = 5 * time.Second
+	}
+	if cfg.ReadSlack <= 0 {
+		cfg.ReadSlack = 60 * time.Millisecond
+	}
+	if cfg.App == "" {
+		cfg.App = "&park()"
+	}
+	ln, err := net.Listen("tcp", cfg.MediaListen)
+	if err != nil {
+		return nil, fmt.Errorf("esl: media listen: %w", err)
+	}
+	if cfg.MediaURL == "" {
+		cfg.MediaURL = "ws://" + ln.Addr().String()
+	}
+	cfg.MediaURL = strings.TrimRight(cfg.MediaURL, "/")
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, ln: ln, sessions: map[string]*media{}}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = audio.NewClock(audio.ClockConfig{Logger: cfg.Logger})
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); _ = clock.Run(ctx) }()
+	}
+	d.group = clock.NewGroup(d)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stream/{id}", d.serveStream)
+	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); _ = d.srv.Serve(ln) }()
+	return d, nil
+}
+
+// MediaAddr returns the address of the media WebSocket server.
+func (d *Driver) MediaAddr() string { return d.ln.Addr().String() }
+
+// Close stops the media server and the driver's clock; calls in progress lose their media.
+func (d *Driver) Close() error {
+	d.cancel()
+	_ = d.srv.Close()
+	d.group.Close()
+	d.mu.Lock()
+	ms := make([]*media, 0, len(d.sessions))
+	for _, m := range d.sessions {
+		ms = append(ms, m)
+	}
+	d.mu.Unlock()
+	for _, m := range ms {
+		m.close()
+	}
+	d.wg.Wait()
+	return nil
+}
+
+// subscribe asks FreeSWITCH, once, for the events calls need.
+func (d *Driver) subscribe(ctx context.Context) error {
+	d.subMu.Lock()
+	defer d.subMu.Unlock()
+	if d.subscribed {
+		return nil
+	}
+	if err := d.c.Events(ctx, "plain", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "CHANNEL_BRIDGE",
+		"CUSTOM", "mod_audio_stream::connect", "mod_audio_stream::disconnect"); err != nil {
+		return err
+	}
+	d.subscribed = true
+	return nil
+}
+
+// Dial originates r.Endpoint with an origination_uuid chosen (and subscribed to) before the command is sent,
+// waits for answer, and starts the audio stream. An unanswered call returns a *call.Error whose Outcome comes from
+// the hangup cause or the job's -ERR reply.
+func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
+	if err := d.subscribe(ctx); err != nil {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "subscribe", Err: err}
+	}
+	id := r.ID
+	if id == "" {
+		id = NewUUID()
+	}
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	vars := map[string]string{}
+	for k, v := range r.Variables {
+		vars[k] = v
+	}
+	vars["origination_uuid"] = id
+	vars["originate_timeout"] = strconv.Itoa(int((timeout + time.Second - 1) / time.Second))
+	vars["ignore_early_media"] = "true"
+	if r.CallerID != "" {
+		name, num := splitCallerID(r.CallerID)
+		vars["origination_caller_id_number"] = num
+		if name != "" {
+			vars["origination_caller_id_name"] = name
+		}
+	}
+	if strings.ContainsAny(r.Endpoint, " \r\n") || r.Endpoint == "" {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "bad endpoint", Err: ErrConfig}
+	}
+	sub := d.c.Subscribe(id)
+	m := d.newMedia(id)
+	log := d.log.With().Str("call", id).Logger()
+	log.Debug().Str("endpoint", redactEndpoint(r.Endpoint)).Msg("esl: originate")
+	cmd := "originate " + EncodeVars(vars) + r.Endpoint + " " + d.cfg.App
+	job, jobCh, err := d.c.StartJob(ctx, cmd)
+	if err != nil {
+		d.dropMedia(id)
+		sub.Close()
+		return nil, &call.Error{Outcome: call.OutcomeOfError(err), Detail: "originate", Err: err}
+	}
+	fail := func(e *call.Error) (call.Call, error) {
+		d.c.CancelJob(job)
+		d.dropMedia(id)
+		sub.Close()
+		return nil, e
+	}
+	answered := false
+	for !answered {
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return fail(&call.Error{Outcome: call.Failed, Detail: "client closed", Err: ErrClosed})
+			}
+			switch ev.Name() {
+			case "CHANNEL_ANSWER":
+				answered = true
+			case "CHANNEL_HANGUP_COMPLETE":
+				cause, _ := CauseFromName(ev.Get("Hangup-Cause"))
+				return fail(&call.Error{Outcome: outcomeOfCause(cause), Cause: cause, Detail: ev.Get("Hangup-Cause")})
+			}
+		case ev, ok := <-jobCh:
+			if !ok {
+				return fail(&call.Error{Outcome: call.Failed, Detail: "connection lost during originate", Err: ErrDisconnected})
+			}
+			body := strings.TrimSpace(ev.Body)
+			if rest, isErr := strings.CutPrefix(body, "-ERR"); isErr {
+				e := &Error{Command: "originate", Reply: strings.TrimSpace(rest)}
+				cause := e.Cause()
+				return fail(&call.Error{Outcome: outcomeOfCause(cause), Cause: cause, Detail: e.Reply, Err: e})
+			}
+			answered = true // +OK: answered, whether or not CHANNEL_ANSWER reached us
+		case <-ctx.Done():
+			kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = d.c.API(kctx, "uuid_kill "+id+" ORIGINATOR_CANCEL")
+			cancel()
+			return fail(&call.Error{Outcome: call.Cancelled, Detail: "cancelled", Err: ctx.Err()})
+		}
+	}
+	d.c.CancelJob(job)
+	c := &eslCall{d: d, id: id, sub: sub, media: m, events: make(chan call.Event, 64), notes: make(chan call.Event, 4),
+		done: make(chan struct{}), log: log}
+	d.wg.Add(1)
+	go c.pump()
+	hangup := func(err error) (call.Call, error) {
+		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.Hangup(kctx, call.CauseNormal)
+		cancel()
+		return nil, &call.Error{Outcome: call.Failed, Detail: "audio stream", Err: err}
+	}
+	rate := "16k"
+	if d.cfg.Format.Rate == 8000 {
+		rate = "8k"
+	}
+	if _, err := d.c.API(ctx, "uuid_audio_stream "+id+" start "+d.cfg.MediaURL+"/stream/"+id+" mono "+rate); err != nil {
+		return hangup(err)
+	}
+	t := time.NewTimer(d.cfg.MediaTimeout)
+	defer t.Stop()
+	select {
+	case <-m.connected:
+	case <-t.C:
+		return hangup(fmt.Errorf("mod_audio_stream did not connect within %v", d.cfg.MediaTimeout))
+	case <-c.done:
+		return nil, &call.Error{Outcome: call.Answered, Detail: "hung up before media", Err: call.ErrHungUp}
+	case <-ctx.Done():
+		return hangup(ctx.Err())
+	}
+	return c, nil
+}
+
+// EncodeVars renders channel variables as an originate {...} block, sorted by name, escaping commas (which would
+// split variables), quotes and backslashes; values with spaces are quoted.
+func EncodeVars(vars map[string]string) string {
+	if len(vars) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v := vars[k]
+		v = strings.NewReplacer(`\`, `\\`, ",", `\,`, "'", `\'`, "\n", " ", "\r", " ").Replace(v)
+		b.WriteString(k)
+		b.WriteByte('=')
+		if strings.ContainsAny(v, " {}") {
+			b.WriteString("'" + v + "'")
+		} else {
+			b.WriteString(v)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// splitCallerID splits `"Bank" <4001234567>` into name and number.
+func splitCallerID(s string) (name, num string) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			return strings.Trim(strings.TrimSpace(s[:i]), `"`), s[i+1 : i+j]
+		}
+	}
+	return "", s
+}
+
+// redactEndpoint keeps the technology and the last two digits of the number for logs.
+func redactEndpoint(ep string) string {
+	i := strings.LastIndexByte(ep, '/')
+	num := ep[i+1:]
+	if len(num) <= 2 {
+		return ep
+	}
+	return ep[:i+1] + strings.Repeat("*", len(num)-2) + num[len(num)-2:]
+}
+
+func (d *Driver) newMedia(id string) *media {
+	m := &media{d: d, id: id, format: d.cfg.Format, in: make(chan []int16, 25), out: make(chan []byte, 50),
+		connected: make(chan struct{}), closed: make(chan struct{})}
+	st, err := d.group.NewStream(audio.StreamConfig{Value: m})
+	if err == nil {
+		m.stream = st
+	}
+	d.mu.Lock()
+	d.sessions[id] = m
+	d.mu.Unlock()
+	return m
+}
+
+func (d *Driver) dropMedia(id string) {
+	d.mu.Lock()
+	m := d.sessions[id]
+	delete(d.sessions, id)
+	d.mu.Unlock()
+	if m != nil {
+		m.close()
+	}
+}
+
+// SendBatch implements audio.BatchSender: each due frame goes to its call's socket writer without blocking.
+func (d *Driver) SendBatch(_ time.Time, out []Outgoing) {
+	for _, o := range out {
+		m, ok := o.Stream.Value().(*media)
+		if !ok {
+			continue
+		}
+		b := audio.AppendPCM16LE(make([]byte, 0, 2*len(o.Frame.Samples)), o.Frame.Samples)
+		select {
+		case m.out <- b:
+		default:
+			m.outDropped.Add(1)
+		}
+	}
+}
+
+// Outgoing is audio.Outgoing, named here so SendBatch reads naturally.
+type Outgoing = audio.Outgoing
+
+// eslCall is one answered call.
+type eslCall struct {
+	d     *Driver
+	id    string
+	sub   *Subscription
+	media *media
+	log   zerolog.Logger
+
+	events chan call.Event
+	notes  chan call.Event // events the call itself produces (transfer), merged in order by pump
+	done   chan struct{}   // closed at hangup
+
+	mu     sync.Mutex
+	byUs   bool
+	ended  bool
+	hangEv call.Event
+}
+
+func (c *eslCall) ID() string                 { return c.id }
+func (c *eslCall) Media() call.Media          { return c.media }
+func (c *eslCall) Events() <-chan call.Event { return c.events }
+
+// pump turns the channel's ESL events into call events, in order, until hangup.
+func (c *eslCall) pump() {
+	defer c.d.wg.Done()
+	defer close(c.events)
+	finish := func(ev call.Event) {
+		c.mu.Lock()
+		c.ended = true
+		ev.Remote = !c.byUs
+		c.mu.Unlock()
+		close(c.done)
+		c.d.dropMedia(c.id)
+		c.sub.Close()
+		c.emit(ev)
+	}
+	for {
+		select {
+		case ev, ok := <-c.sub.Events():
+			if !ok {
+				finish(call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "esl client closed"})
+				return
+			}
+			switch ev.Name() {
+			case "DTMF":
+				digit := []rune(ev.Get("DTMF-Digit"))
+				if len(digit) == 0 {
+					continue
+				}
+				samples, _ := strconv.Atoi(ev.Get("DTMF-Duration"))
+				c.emit(call.Event{Type: call.EventDTMF, Time: eventTime(ev), Digit: digit[0],
+					Length: time.Duration(samples) * time.Second / 8000})
+			case "CHANNEL_HANGUP_COMPLETE":
+				cause, _ := CauseFromName(ev.Get("Hangup-Cause"))
+				finish(call.Event{Type: call.EventHangup, Time: eventTime(ev), Cause: cause, Detail: ev.Get("Hangup-Cause")})
+				return
+			}
+		case n := <-c.notes:
+			c.emit(n)
+		case <-c.d.ctx.Done():
+			finish(call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "driver closed"})
+			return
+		}
+	}
+}
+
+func (c *eslCall) emit(ev call.Event) {
+	select {
+	case c.events <- ev:
+	case <-c.d.ctx.Done():
+	}
+}
+
+func eventTime(ev *Event) time.Time {
+	if us, err := strconv.ParseInt(ev.Get("Event-Date-Timestamp"), 10, 64); err == nil {
+		return time.UnixMicro(us)
+	}
+	return time.Now()
+}
+
+func (c *eslCall) isEnded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended
+}
+
+// Hangup ends the call with cause (uuid_kill).
+func (c *eslCall) Hangup(ctx context.Context, cause call.Cause) error {
+	if c.isEnded() {
+		return call.ErrHungUp
+	}
+	c.mu.Lock()
+	c.byUs = true
+	c.mu.Unlock()
+	_, err := c.d.c.API(ctx, "uuid_kill "+c.id+" "+CauseName(cause))
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && strings.Contains(strings.ToLower(e.Reply), "no such channel") {
+			return fmt.Errorf("esl: hangup: %w", call.ErrHungUp)
+		}
+		return err
+	}
+	return nil
+}
+
+// SendDTMF plays digits to the callee (uuid_send_dtmf).
+func (c *eslCall) SendDTMF(ctx context.Context, digits string) error {
+	if c.isEnded() {
+		return call.ErrHungUp
+	}
+	for _, r := range digits {
+		if !strings.ContainsRune("0123456789*#ABCDabcdwW", r) {
+			return fmt.Errorf("esl: send dtmf: %w: digit %q", ErrConfig, r)
+		}
+	}
+	_, err := c.d.c.API(ctx, "uuid_send_dtmf "+c.id+" "+digits)
+	return err
+}
+
+// Transfer hands the callee to a dialplan extension (uuid_transfer) or to an agent endpoint, which is originated
+// and then bridged (uuid_bridge). The bot's media ends either way.
+func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
+	if c.isEnded() {
+		return call.ErrHungUp
+	}
+	var detail string
+	switch {
+	case to.Endpoint != "":
+		if strings.ContainsAny(to.Endpoint, " \r\n") {
+			return fmt.Errorf("esl: transfer: %w: endpoint %q", ErrConfig, to.Endpoint)
+		}
+		agent := NewUUID()
+		timeout := to.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		vars := map[string]string{"origination_uuid": agent, "ignore_early_media": "true",
+			"originate_timeout": strconv.Itoa(int((timeout + time.Second - 1) / time.Second))}
+		if to.CallerID != "" {
+			name, num := splitCallerID(to.CallerID)
+			vars["origination_caller_id_number"] = num
+			if name != "" {
+				vars["origination_caller_id_name"] = name
+			}
+		}
+		if _, err := c.d.c.BgAPI(ctx, "originate "+EncodeVars(vars)+to.Endpoint+" &park()"); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				cause := e.Cause()
+				return &call.Error{Outcome: outcomeOfCause(cause), Cause: cause, Detail: "agent: " + e.Reply, Err: err}
+			}
+			return &call.Error{Outcome: call.OutcomeOfError(err), Detail: "agent", Err: err}
+		}
+		if _, err := c.d.c.API(ctx, "uuid_bridge "+c.id+" "+agent); err != nil {
+			kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = c.d.c.API(kctx, "uuid_kill "+agent)
+			cancel()
+			return fmt.Errorf("esl: transfer: bridge: %w", err)
+		}
+		detail = to.Endpoint
+	case to.Extension != "":
+		ctxName := to.Context
+		if ctxName == "" {
+			ctxName = "default"
+		}
+		if strings.ContainsAny(to.Extension+ctxName, " \r\n") {
+			return fmt.Errorf("esl: transfer: %w: extension %q", ErrConfig, to.Extension)
+		}
+		if _, err := c.d.c.API(ctx, "uuid_transfer "+c.id+" "+to.Extension+" XML "+ctxName); err != nil {
+			return fmt.Errorf("esl: transfer: %w", err)
+		}
+		detail = to.Extension + "@" + ctxName
+	default:
+		return fmt.Errorf("esl: transfer: %w: target has neither Endpoint nor Extension", ErrConfig)
+	}
+	c.media.close()
+	select {
+	case c.notes <- call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail}:
+	default:
+	}
+	return nil
+}

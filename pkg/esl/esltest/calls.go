@@ -1,0 +1,595 @@
+package esltest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/callee"
+	"github.com/outcall/outcall/pkg/esl"
+)
+
+// fsCall is a channel in progress. rec is guarded by Server.mu.
+type fsCall struct {
+	rec    Call
+	script callee.Script
+	ended  chan struct{} // closed at hangup
+	kill   chan call.Cause
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	amu     sync.Mutex // audio stream state
+	ws      *websocket.Conn
+	wsRate  int
+	rx      []int16 // bot audio received, not yet played
+	toRate  *audio.Resampler
+	stopped bool
+}
+
+func (c *fsCall) snapshot() Call {
+	r := c.rec
+	r.Vars = make(map[string]string, len(c.rec.Vars))
+	for k, v := range c.rec.Vars {
+		r.Vars[k] = v
+	}
+	r.Broadcasts = append([]string(nil), c.rec.Broadcasts...)
+	r.Apps = append([]string(nil), c.rec.Apps...)
+	return r
+}
+
+// builtin returns the script of a test extension (the shared test dialplan of DESIGN.md).
+func builtin(exten string) (callee.Script, bool) {
+	switch exten {
+	case "echo":
+		return callee.Script{Name: "echo", Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
+	case "busy":
+		return callee.Script{Name: "busy", Answer: callee.Busy}, true
+	case "noanswer":
+		return callee.Script{Name: "noanswer", Answer: callee.NoAnswer}, true
+	case "congestion":
+		return callee.Script{Name: "congestion", Answer: callee.Congestion}, true
+	case "dtmf":
+		return callee.Script{Name: "dtmf", HangupAfterSteps: true, Steps: []callee.Step{
+			{Action: callee.Press, When: callee.At, Offset: time.Second, Digits: "1"},
+			{Action: callee.Silence, When: callee.At, Offset: 31 * time.Second, Duration: audio.FrameDuration},
+		}}, true
+	case "hangup":
+		return callee.Script{Name: "hangup", Steps: []callee.Step{{Action: callee.HangUp, When: callee.At, Offset: time.Second}}}, true
+	}
+	return callee.Script{}, false
+}
+
+// api runs an api command and returns its response body.
+func (s *Server) api(cmdline string) string {
+	cmd, args, _ := strings.Cut(strings.TrimSpace(cmdline), " ")
+	args = strings.TrimSpace(args)
+	f := strings.Fields(args)
+	switch cmd {
+	case "status":
+		return "UP 0 years, 0 days, 0 hours, 0 minutes, 1 second\nFreeSWITCH (esltest) is ready\n"
+	case "originate":
+		return s.originate(args)
+	case "uuid_exists":
+		if len(f) > 0 {
+			if c := s.live(f[0]); c != nil {
+				return "true"
+			}
+		}
+		return "false"
+	case "uuid_kill":
+		if len(f) == 0 {
+			return "-USAGE: <uuid> [cause]\n"
+		}
+		c := s.live(f[0])
+		if c == nil {
+			return "-ERR No such channel!\n"
+		}
+		cause := call.CauseNormal
+		if len(f) > 1 {
+			if cc, ok := esl.CauseFromName(f[1]); ok {
+				cause = cc
+			}
+		}
+		select {
+		case c.kill <- cause:
+		default:
+		}
+		s.hangup(c, cause, "app")
+		return "+OK\n"
+	case "uuid_transfer":
+		if len(f) < 2 {
+			return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+		}
+		c := s.live(f[0])
+		if c == nil {
+			return "-ERR No such channel!\n"
+		}
+		rest := f[1:]
+		if rest[0] == "-bleg" || rest[0] == "-both" {
+			rest = rest[1:]
+		}
+		s.mu.Lock()
+		c.rec.Transfer = strings.Join(rest, " ")
+		s.mu.Unlock()
+		c.stopStream()
+		s.fire(chanEvent("CHANNEL_EXECUTE", c, map[string]string{"Application": "transfer", "Application-Data": strings.Join(rest, " ")}))
+		return "+OK\n"
+	case "uuid_bridge":
+		if len(f) < 2 {
+			return "-USAGE: <uuid> <other_uuid>\n"
+		}
+		a, b := s.live(f[0]), s.live(f[1])
+		if a == nil || b == nil {
+			return "-ERR no such channel\n"
+		}
+		s.mu.Lock()
+		a.rec.Transfer = b.rec.Endpoint
+		b.rec.Transfer = a.rec.Endpoint
+		s.mu.Unlock()
+		a.stopStream()
+		s.fire(chanEvent("CHANNEL_BRIDGE", a, map[string]string{"Other-Leg-Unique-ID": b.rec.ID}))
+		return "+OK " + b.rec.ID + "\n"
+	case "uuid_break":
+		c := s.liveArg(f)
+		if c == nil {
+			return "-ERR No such channel!\n"
+		}
+		c.amu.Lock()
+		c.rx = c.rx[:0]
+		c.amu.Unlock()
+		s.mu.Lock()
+		c.rec.Breaks++
+		s.mu.Unlock()
+		return "+OK\n"
+	case "uuid_broadcast":
+		c := s.liveArg(f)
+		if c == nil || len(f) < 2 {
+			return "-ERR No such channel!\n"
+		}
+		s.mu.Lock()
+		c.rec.Broadcasts = append(c.rec.Broadcasts, strings.Join(f[1:], " "))
+		s.mu.Unlock()
+		return "+OK Message sent\n"
+	case "uuid_send_dtmf":
+		c := s.liveArg(f)
+		if c == nil || len(f) < 2 {
+			return "-ERR No such channel!\n"
+		}
+		s.mu.Lock()
+		c.rec.DTMFReceived += strings.Split(f[1], "@")[0]
+		s.mu.Unlock()
+		return "+OK Success\n"
+	case "uuid_audio_stream":
+		c := s.liveArg(f)
+		if c == nil || len(f) < 2 {
+			return "-ERR no such channel\n"
+		}
+		switch f[1] {
+		case "start":
+			if len(f) < 5 {
+				return "-USAGE: <uuid> start <wss-url> <mono|mixed|stereo> <8k|16k> [metadata]\n"
+			}
+			rate := 8000
+			if f[4] == "16k" {
+				rate = 16000
+			} else if f[4] != "8k" {
+				return "-ERR invalid sample rate\n"
+			}
+			if err := s.startStream(c, f[2], rate); err != nil {
+				return "-ERR " + err.Error() + "\n"
+			}
+			return "+OK Success\n"
+		case "stop":
+			c.stopStream()
+			return "+OK Success\n"
+		}
+		return "-ERR unsupported command\n"
+	}
+	return "-ERR " + cmd + " Command not found!\n"
+}
+
+func (s *Server) liveArg(f []string) *fsCall {
+	if len(f) == 0 {
+		return nil
+	}
+	return s.live(f[0])
+}
+
+// live returns a call that has not ended.
+func (s *Server) live(id string) *fsCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls[id]
+	if c == nil || !c.rec.End.IsZero() {
+		return nil
+	}
+	return c
+}
+
+func (s *Server) sendmsg(uuid string, h map[string]string, body []byte) string {
+	c := s.live(strings.TrimSpace(uuid))
+	if c == nil {
+		return "-ERR invalid session id [" + uuid + "]"
+	}
+	switch h["call-command"] {
+	case "execute":
+		arg := h["execute-app-arg"]
+		if arg == "" && len(body) > 0 {
+			arg = string(body)
+		}
+		s.mu.Lock()
+		c.rec.Apps = append(c.rec.Apps, strings.TrimSpace(h["execute-app-name"]+" "+arg))
+		s.mu.Unlock()
+		s.fire(chanEvent("CHANNEL_EXECUTE_COMPLETE", c, map[string]string{"Application": h["execute-app-name"],
+			"Application-Data": arg, "Application-Response": "_none_", "Application-UUID": h["event-uuid"]}))
+	case "hangup":
+		cause := call.CauseNormal
+		if cc, ok := esl.CauseFromName(h["hangup-cause"]); ok {
+			cause = cc
+		}
+		s.hangup(c, cause, "app")
+	}
+	return "+OK"
+}
+
+// parseOriginate splits `{vars}endpoint app` into its parts, honouring `\,` escapes and quotes in the vars.
+func parseOriginate(args string) (vars map[string]string, endpoint, app string, err error) {
+	vars = map[string]string{}
+	args = strings.TrimSpace(args)
+	if strings.HasPrefix(args, "{") {
+		end := -1
+		quote := false
+		for i := 1; i < len(args); i++ {
+			switch args[i] {
+			case '\\':
+				i++
+			case '\'':
+				quote = !quote
+			case '}':
+				if !quote {
+					end = i
+				}
+			}
+			if end >= 0 {
+				break
+			}
+		}
+		if end < 0 {
+			return nil, "", "", fmt.Errorf("unterminated {")
+		}
+		for _, kv := range splitVars(args[1:end]) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return nil, "", "", fmt.Errorf("bad variable %q", kv)
+			}
+			if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+				v = v[1 : len(v)-1]
+			}
+			v = unescapeVar(v)
+			vars[strings.TrimSpace(k)] = v
+		}
+		args = args[end+1:]
+	}
+	endpoint, app, _ = strings.Cut(args, " ")
+	return vars, endpoint, strings.TrimSpace(app), nil
+}
+
+func splitVars(s string) []string {
+	var out []string
+	start, quote := 0, false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '\'':
+			quote = !quote
+		case ',':
+			if !quote {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+// numberOf returns the callee number of a supported endpoint.
+func numberOf(ep string) (string, bool) {
+	parts := strings.Split(ep, "/")
+	switch {
+	case len(parts) == 4 && parts[0] == "sofia" && parts[1] == "gateway":
+		return parts[3], parts[3] != ""
+	case len(parts) >= 2 && parts[0] == "loopback":
+		return parts[1], parts[1] != ""
+	case len(parts) == 3 && parts[0] == "sofia":
+		n, _, _ := strings.Cut(parts[2], "@")
+		return strings.TrimPrefix(n, "sip:"), n != ""
+	case len(parts) == 2 && parts[0] == "user":
+		n, _, _ := strings.Cut(parts[1], "@")
+		return n, n != ""
+	}
+	return "", false
+}
+
+// originate places a call and blocks until it is answered or fails, like FreeSWITCH's originate.
+func (s *Server) originate(args string) string {
+	vars, ep, app, err := parseOriginate(args)
+	if err != nil {
+		return "-ERR " + err.Error() + "\n"
+	}
+	number, ok := numberOf(ep)
+	if !ok {
+		return "-ERR CHAN_NOT_IMPLEMENTED\n"
+	}
+	s.mu.Lock()
+	script, ok := s.callees[number]
+	s.mu.Unlock()
+	if !ok {
+		script, ok = builtin(number)
+	}
+	id := vars["origination_uuid"]
+	if id == "" {
+		id = esl.NewUUID()
+	}
+	timeout := 60 * time.Second
+	if t, err := strconv.Atoi(vars["originate_timeout"]); err == nil && t > 0 {
+		timeout = time.Duration(t) * time.Second
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &fsCall{rec: Call{ID: id, Endpoint: ep, Number: number, Vars: vars, App: app, Start: time.Now()},
+		script: script, ended: make(chan struct{}), kill: make(chan call.Cause, 1), ctx: ctx, cancel: cancel}
+	s.mu.Lock()
+	if _, dup := s.calls[id]; dup {
+		s.mu.Unlock()
+		cancel()
+		return "-ERR DUPLICATE_UUID\n"
+	}
+	s.calls[id] = c
+	s.order = append(s.order, id)
+	s.mu.Unlock()
+	s.fire(chanEvent("CHANNEL_CREATE", c, nil))
+	if !ok {
+		s.hangup(c, call.CauseUnallocated, "network")
+		return "-ERR UNALLOCATED_NUMBER\n"
+	}
+	fail := func(cause call.Cause, by string) string {
+		s.hangup(c, cause, by)
+		return "-ERR " + esl.CauseName(cause) + "\n"
+	}
+	switch script.Answer {
+	case callee.Busy:
+		return fail(call.CauseUserBusy, "network")
+	case callee.Congestion:
+		return fail(call.CauseCongestion, "network")
+	case callee.Reject:
+		return fail(call.CauseCallRejected, "network")
+	case callee.Unallocated:
+		return fail(call.CauseUnallocated, "network")
+	}
+	s.fire(chanEvent("CHANNEL_PROGRESS", c, nil))
+	ring := timeout
+	if script.Answer == callee.Pickup && script.AnswerAfter < timeout {
+		ring = script.AnswerAfter
+	}
+	t := time.NewTimer(ring)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case cause := <-c.kill:
+		_ = cause
+		return "-ERR ORIGINATOR_CANCEL\n"
+	case <-c.ended:
+		return "-ERR ORIGINATOR_CANCEL\n"
+	case <-s.ctx.Done():
+		return fail(call.CauseNormal, "server")
+	}
+	if script.Answer != callee.Pickup || script.AnswerAfter >= timeout {
+		return fail(call.CauseNoAnswer, "timeout")
+	}
+	pcfg := s.cfg.Callee
+	pcfg.Rate, pcfg.TTS = s.cfg.Rate, s.cfg.TTS
+	p, err := callee.NewPerson(ctx, script, pcfg)
+	if err != nil {
+		return fail(call.CauseNormalUnspec, "server")
+	}
+	s.mu.Lock()
+	if !c.rec.End.IsZero() {
+		s.mu.Unlock()
+		return "-ERR ORIGINATOR_CANCEL\n"
+	}
+	c.rec.Answer = time.Now()
+	c.rec.Outcome = call.Answered
+	c.rec.Person = p
+	s.mu.Unlock()
+	s.fire(chanEvent("CHANNEL_ANSWER", c, map[string]string{"Answer-State": "answered"}))
+	s.wg.Add(1)
+	go s.talk(c, p)
+	return "+OK " + id + "\n"
+}
+
+// hangup ends c once with cause.
+func (s *Server) hangup(c *fsCall, cause call.Cause, by string) {
+	s.mu.Lock()
+	if !c.rec.End.IsZero() {
+		s.mu.Unlock()
+		return
+	}
+	c.rec.End = time.Now()
+	c.rec.Cause, c.rec.HungUpBy = cause, by
+	if c.rec.Outcome == 0 {
+		c.rec.Outcome = esl.OutcomeOfCause(cause)
+	}
+	s.mu.Unlock()
+	c.cancel()
+	c.stopStream()
+	close(c.ended)
+	name := esl.CauseName(cause)
+	extra := map[string]string{"Hangup-Cause": name, "variable_hangup_cause": name,
+		"variable_hangup_cause_q850": strconv.Itoa(int(cause)), "Answer-State": "hangup"}
+	s.fire(chanEvent("CHANNEL_HANGUP", c, extra))
+	s.fire(chanEvent("CHANNEL_HANGUP_COMPLETE", c, extra))
+}
+
+func chanEvent(name string, c *fsCall, extra map[string]string) *esl.Event {
+	h := map[string]string{"Event-Name": name, "Unique-ID": c.rec.ID, "Channel-Call-UUID": c.rec.ID,
+		"Caller-Destination-Number": c.rec.Number, "Channel-Name": c.rec.Endpoint}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return &esl.Event{Header: h}
+}
+
+// talk runs the callee: every 20 ms the Person hears what the bot streamed and answers on the stream.
+func (s *Server) talk(c *fsCall, p *callee.Person) {
+	defer s.wg.Done()
+	tk := time.NewTicker(audio.FrameDuration)
+	defer tk.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-tk.C:
+		case <-c.ctx.Done():
+			return
+		}
+		now := time.Duration(n) * audio.FrameDuration
+		out, sigs := p.Tick(now, c.heard())
+		for _, sg := range sigs {
+			switch sg.Kind {
+			case callee.SignalDTMF:
+				s.mu.Lock()
+				c.rec.DTMFPressed += string(sg.Digit)
+				s.mu.Unlock()
+				s.fire(chanEvent("DTMF", c, map[string]string{"DTMF-Digit": string(sg.Digit),
+					"DTMF-Duration": "2000", "DTMF-Source": "RTP"}))
+			case callee.SignalHangup:
+				s.hangup(c, call.CauseNormal, "callee")
+				return
+			}
+		}
+		c.sendFrame(out, p.Rate())
+	}
+}
+
+// heard takes one frame of received bot audio, nil when none is buffered.
+func (c *fsCall) heard() *audio.Frame {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	if c.ws == nil || len(c.rx) == 0 {
+		return nil
+	}
+	n := min(len(c.rx), c.wsRate/50)
+	f := &audio.Frame{Rate: c.wsRate, Samples: append([]int16(nil), c.rx[:n]...)}
+	c.rx = append(c.rx[:0], c.rx[n:]...)
+	return f
+}
+
+// sendFrame streams the callee's frame (silence when nil, as the media bug reads every frame) to the app.
+func (c *fsCall) sendFrame(f *audio.Frame, rate int) {
+	c.amu.Lock()
+	ws, wsRate, rs := c.ws, c.wsRate, c.toRate
+	c.amu.Unlock()
+	if ws == nil {
+		return
+	}
+	var samples []int16
+	if f != nil {
+		samples = f.Samples
+		if rate != wsRate && rs != nil {
+			samples = rs.Process(nil, samples)
+		}
+	} else {
+		samples = make([]int16, wsRate/50)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, time.Second)
+	defer cancel()
+	_ = ws.Write(ctx, websocket.MessageBinary, audio.AppendPCM16LE(nil, samples))
+}
+
+// startStream dials the app's WebSocket as mod_audio_stream does and reads what it plays back.
+func (s *Server) startStream(c *fsCall, url string, rate int) error {
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", url, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	var rs *audio.Resampler
+	if rate != s.cfg.Rate {
+		rs, _ = audio.NewResampler(s.cfg.Rate, rate)
+	}
+	c.amu.Lock()
+	if c.ws != nil || c.stopped && c.ctx.Err() != nil {
+		c.amu.Unlock()
+		_ = ws.CloseNow()
+		return fmt.Errorf("stream already running or call ended")
+	}
+	c.ws, c.wsRate, c.toRate, c.stopped = ws, rate, rs, false
+	c.amu.Unlock()
+	s.mu.Lock()
+	c.rec.StreamURL = url
+	s.mu.Unlock()
+	s.fire(chanEvent("CUSTOM", c, map[string]string{"Event-Subclass": "mod_audio_stream::connect"}))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			typ, b, err := ws.Read(c.ctx)
+			if err != nil {
+				c.amu.Lock()
+				if c.ws == ws {
+					c.ws = nil
+				}
+				c.amu.Unlock()
+				_ = ws.CloseNow()
+				if c.ctx.Err() == nil {
+					s.fire(chanEvent("CUSTOM", c, map[string]string{"Event-Subclass": "mod_audio_stream::disconnect"}))
+				}
+				return
+			}
+			if typ != websocket.MessageBinary {
+				continue
+			}
+			c.amu.Lock()
+			if len(c.rx) < rate*10 { // at most 10 s queued, as a playback buffer would
+				c.rx = append(c.rx, audio.PCM16LE(nil, b)...)
+			}
+			c.amu.Unlock()
+		}
+	}()
+	return nil
+}
+
+func (c *fsCall) stopStream() {
+	c.amu.Lock()
+	ws := c.ws
+	c.ws, c.stopped, c.rx = nil, true, nil
+	c.amu.Unlock()
+	if ws != nil {
+		_ = ws.Close(websocket.StatusNormalClosure, "stream stopped")
+	}
+}
+
+// unescapeVar undoes backslash escapes (\, \' \\) in a channel variable value.
+func unescapeVar(v string) string {
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
