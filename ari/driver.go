@@ -321,7 +321,9 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	if id == "" {
 		id = NewID("call")
 	}
-	chanID, otherID := NewID("ch"), NewID("ch")
+	// The channel ids derive from the call id ("<id>-a" originated, "<id>-b" the Local channel's other half), so
+	// any process that knows a call's id can find and end its channels.
+	chanID, otherID := id+"-a", id+"-b"
 	if r.ID != "" {
 		// A caller-chosen call id names the channels too, so another process can find and end this call
 		// (HangupCall) if this one dies mid-call.

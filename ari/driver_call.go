@@ -224,6 +224,11 @@ func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 		c.log.Warn().Err(err).Msg("ari: hang up ExternalMedia after transfer")
 	}
 	c.emit(call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail})
+	// An agent who hung up before agentID was set went unnoticed by the loop: check once.
+	if _, err := c.d.c.GetChannel(ctx, agentID); errors.Is(err, ErrNotFound) {
+		c.log.Debug().Msg("ari: agent left right after the transfer; hanging up the callee")
+		c.hangupCallee(ReasonNormal)
+	}
 	return nil
 }
 

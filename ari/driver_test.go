@@ -592,3 +592,20 @@ func TestDriverSendDTMFAndHangupCause(t *testing.T) {
 func TestDriverEchoToneAudioSocketSlin16(t *testing.T) {
 	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Transport: ari.TransportAudioSocket, Format: ari.FormatSlin16}))
 }
+
+func TestDriverCallIDNamesChannels(t *testing.T) {
+	e := newSimDriver(t, ari.DriverConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := e.driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", ID: "camp1-contact42-try1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hangup(t, c)
+	if c.ID() != "camp1-contact42-try1" || c.(interface{ ChannelID() string }).ChannelID() != "camp1-contact42-try1-a" {
+		t.Fatalf("call %q on channel %q", c.ID(), c.(interface{ ChannelID() string }).ChannelID())
+	}
+	if _, err := e.client.GetChannel(ctx, "camp1-contact42-try1-a"); err != nil {
+		t.Fatalf("the originated channel is not named after the call id: %v", err)
+	}
+}

@@ -22,13 +22,14 @@ import (
 //	outcall:camp:{id}:stats      hash   terminal outcomes counted
 //	outcall:camp:{id}:results    stream one entry per attempt (and per gate refusal)
 //	outcall:camp:{id}:bucket     hash   CPS token bucket shared by every process
+//	outcall:camp:{id}:all        set    every contact id, for export
 type Store struct {
 	rdb redis.UniversalClient
 	id  string
 	k   keys
 }
 
-type keys struct{ ctl, due, leases, fence, stats, results, bucket, prefix string }
+type keys struct{ ctl, due, leases, fence, stats, results, bucket, prefix, all string }
 
 // Contact states.
 const (
@@ -42,7 +43,7 @@ const (
 func NewStore(rdb redis.UniversalClient, id string) *Store {
 	p := "outcall:camp:{" + id + "}:"
 	return &Store{rdb: rdb, id: id, k: keys{ctl: p + "ctl", due: p + "due", leases: p + "leases", fence: p + "fence",
-		stats: p + "stats", results: p + "results", bucket: p + "bucket", prefix: p + "c:"}}
+		stats: p + "stats", results: p + "results", bucket: p + "bucket", prefix: p + "c:", all: p + "all"}}
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -63,7 +64,7 @@ func (s *Store) Load(ctx context.Context, contacts []Contact, at time.Time) (int
 			if err != nil {
 				return added, err
 			}
-			cmds = append(cmds, loadScript.EvalSha(ctx, pipe, []string{s.k.prefix + c.ID, s.k.due}, c.ID, string(b), ms(at)))
+			cmds = append(cmds, loadScript.EvalSha(ctx, pipe, []string{s.k.prefix + c.ID, s.k.due, s.k.all}, c.ID, string(b), ms(at)))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return added, fmt.Errorf("campaign: load contacts: %w", err)
@@ -84,6 +85,7 @@ var loadScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'contact', ARGV[2], 'attempts', 0, 'status', 'pending', 'fence', 0)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 `)
 

@@ -407,11 +407,25 @@ func (c *eslCall) pump() {
 	}
 }
 
+// emit delivers ev without ever blocking the pump: when the application has left 64 events unread, a new event
+// is dropped (logged), except the final hangup, which evicts the oldest so the call's end is always seen.
 func (c *eslCall) emit(ev call.Event) {
 	select {
 	case c.events <- ev:
-	case <-c.d.ctx.Done():
+		return
+	default:
 	}
+	if ev.Type == call.EventHangup {
+		select {
+		case <-c.events:
+		default:
+		}
+		select {
+		case c.events <- ev:
+		default:
+		}
+	}
+	c.log.Warn().Stringer("event", ev.Type).Msg("esl: call events not read; event dropped")
 }
 
 func eventTime(ev *Event) time.Time {

@@ -1,0 +1,79 @@
+package esl_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/callee"
+	"github.com/outcall/outcall/pkg/esl"
+	"github.com/outcall/outcall/pkg/esl/esltest"
+)
+
+// Dial connects to the event socket; API and BgAPI run commands. Here FreeSWITCH is the esltest fake.
+func ExampleDial() {
+	fs, _ := esltest.New(esltest.Config{})
+	defer fs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := esl.Dial(ctx, esl.Config{Addr: fs.Addr(), Password: "ClueCon"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	_, err = c.BgAPI(ctx, "originate {origination_uuid=ex-1}loopback/busy &park()")
+	var e *esl.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Reply, esl.OutcomeOfCause(e.Cause()))
+	}
+	// Output: USER_BUSY busy
+}
+
+// A Driver places calls that carry their audio over mod_audio_stream's WebSocket.
+func ExampleNewDriver() {
+	fs, _ := esltest.New(esltest.Config{})
+	defer fs.Close()
+	fs.AddCallee("13800138000", callee.Script{Steps: []callee.Step{
+		{Action: callee.Press, When: callee.At, Offset: 100 * time.Millisecond, Digits: "1"},
+		{Action: callee.HangUp, When: callee.Now},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := esl.Dial(ctx, esl.Config{Addr: fs.Addr()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	drv, err := esl.NewDriver(client, esl.DriverConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer drv.Close()
+	c, err := drv.Dial(ctx, call.Request{Endpoint: "sofia/gateway/trunk/13800138000", Timeout: 30 * time.Second})
+	if err != nil {
+		fmt.Println(call.OutcomeOfError(err), err)
+		return
+	}
+	for ev := range c.Events() {
+		switch ev.Type {
+		case call.EventDTMF:
+			fmt.Println("pressed", string(ev.Digit))
+		case call.EventHangup:
+			fmt.Println("hung up by callee:", ev.Remote, ev.Cause)
+		}
+	}
+	// Output:
+	// pressed 1
+	// hung up by callee: true Normal Clearing
+}
+
+// EncodeVars escapes commas and quotes so a value cannot split the originate variable block.
+func ExampleEncodeVars() {
+	fmt.Println(esl.EncodeVars(map[string]string{"origination_uuid": "u1", "tags": "vip,finance"}))
+	// Output: {origination_uuid=u1,tags=vip\,finance}
+}
