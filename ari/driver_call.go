@@ -291,7 +291,15 @@ func (c *ariCall) loop() {
 				return
 			}
 		case *Overflow:
+			// A dropped event may have been the hang-up: ask Asterisk whether the callee is still there.
 			c.log.Warn().Uint64("dropped", e.Dropped).Msg("ari: call events dropped by a full subscription")
+			ctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
+			_, err := c.d.c.GetChannel(ctx, c.chanID)
+			cancel()
+			if errors.Is(err, ErrNotFound) {
+				detail = "channel gone; its hang-up event was dropped"
+				return
+			}
 		}
 	}
 	detail = "event stream closed"

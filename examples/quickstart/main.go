@@ -62,28 +62,12 @@ var people = []struct {
 	phone, name string
 	script      callee.Script
 }{
-	{"+8613800000001", "张三", person("喂,你好", "可以,没问题")},
-	{"+8613800000002", "李四", person("喂?", "不用了,明天不方便")},
-	{"+8613800000003", "王五", person("喂,哪位", "我要转人工")},
-	{"+8613800000004", "赵六", callee.Script{Name: "busy", Answer: callee.Busy}},
-	{"+8613800000005", "钱七", callee.Script{Name: "voicemail", HangupAfterSteps: true, Steps: []callee.Step{
-		{Action: callee.Say, When: callee.At, Offset: 300 * time.Millisecond, Text: "您好,机主现在不方便接听电话,请在提示音后留言"},
-		{Action: callee.Silence, When: callee.Now, Duration: 3 * time.Second},
-	}}},
+	{"+8613800000001", "张三", exampleenv.Person("喂,你好", "可以,没问题")},
+	{"+8613800000002", "李四", exampleenv.Person("喂?", "不用了,明天不方便")},
+	{"+8613800000003", "王五", exampleenv.Person("喂,哪位", "我要转人工")},
+	{"+8613800000004", "赵六", exampleenv.Busy()},
+	{"+8613800000005", "钱七", exampleenv.Machine("您好,机主现在不方便接听电话,请在提示音后留言")},
 }
-
-// person answers with a short greeting, waits for the bot's question and replies.
-func person(greeting, reply string) callee.Script {
-	return callee.Script{Name: reply, AnswerAfter: 500 * time.Millisecond, Steps: []callee.Step{
-		{Action: callee.Say, When: callee.At, Offset: 200 * time.Millisecond, Text: greeting},
-		{Action: callee.Say, When: callee.AfterBot, Text: reply},
-	}}
-}
-
-// agent is the simulated human agent transfers reach.
-var agent = callee.Script{Name: "agent", HangupAfterSteps: true, Steps: []callee.Step{
-	{Action: callee.Say, When: callee.At, Offset: 300 * time.Millisecond, Text: "您好,人工客服为您服务"},
-}}
 
 // run places the calls, prints transcripts and the summary, and writes the report. It returns the records.
 func run(ctx context.Context, env exampleenv.Env, cfg config, stdout, stderr io.Writer) ([]exampleenv.Record, error) {
@@ -125,7 +109,7 @@ func run(ctx context.Context, env exampleenv.Env, cfg config, stdout, stderr io.
 			return nil, err
 		}
 	}
-	if err := p.AddCallee("agent", agent); err != nil {
+	if err := p.AddCallee("agent", exampleenv.Agent()); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "outcall quickstart: %d calls on the %s\n", len(contacts), p.Where())

@@ -1,0 +1,57 @@
+package exampleenv
+
+import (
+	"time"
+
+	"github.com/outcall/outcall/pkg/callee"
+	"github.com/outcall/outcall/tts/ttstest"
+)
+
+// leadIn is quiet audio put before every scripted utterance. After a silence the PBX sends the next talk spurt
+// with the RTP sequence continuing where it stopped, and the receiving jitter buffer has already concealed a few
+// slots past the last packet, so it drops the first frames of the new spurt as late. Five silent frames absorb
+// that, so the words themselves arrive whole.
+const leadIn = 5 * 160
+
+// Reply is a callee step that says text once the bot has finished its prompt.
+func Reply(text string) callee.Step { return say(callee.AfterBot, 0, text) }
+
+// SayAt is a callee step that says text at offset after answer, whatever the bot is doing (a greeting, or a
+// barge-in over the prompt).
+func SayAt(offset time.Duration, text string) callee.Step { return say(callee.At, offset, text) }
+
+func say(when callee.Trigger, offset time.Duration, text string) callee.Step {
+	pcm, err := ttstest.Render(text, 8000)
+	if err != nil {
+		// Only text longer than the modem can frame fails; leave it to the simulator's renderer to report.
+		return callee.Step{Action: callee.Say, When: when, Offset: offset, Text: text}
+	}
+	audio := append(make([]int16, leadIn), pcm...)
+	return callee.Step{Action: callee.Say, When: when, Offset: offset, Text: text, Audio: audio, AudioRate: 8000}
+}
+
+// Person is a callee who answers after half a second with a short greeting ("喂?"), then gives each reply after
+// the bot's next prompt. The answer classifier hears a short greeting followed by silence: a person.
+func Person(greeting string, replies ...string) callee.Script {
+	s := callee.Script{Name: greeting, AnswerAfter: 500 * time.Millisecond, Steps: []callee.Step{SayAt(200*time.Millisecond, greeting)}}
+	for _, r := range replies {
+		s.Steps = append(s.Steps, Reply(r))
+	}
+	return s
+}
+
+// Machine is an answering machine: a long greeting, then silence until the bot hangs up.
+func Machine(greeting string) callee.Script {
+	return callee.Script{Name: "voicemail", AnswerAfter: 300 * time.Millisecond, HangupAfterSteps: true, Steps: []callee.Step{
+		SayAt(200*time.Millisecond, greeting),
+		{Action: callee.Silence, When: callee.Now, Duration: 4 * time.Second},
+	}}
+}
+
+// Busy is a line that is busy.
+func Busy() callee.Script { return callee.Script{Name: "busy", Answer: callee.Busy} }
+
+// Agent is the human agent transfers reach on the simulator: a greeting, then it hangs up.
+func Agent() callee.Script {
+	return callee.Script{Name: "agent", HangupAfterSteps: true, Steps: []callee.Step{SayAt(300*time.Millisecond, "您好,人工客服为您服务")}}
+}

@@ -1,0 +1,92 @@
+package esl_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/esl"
+)
+
+func eventFrame() []byte {
+	ev := &esl.Event{Header: map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": esl.NewUUID(),
+		"Hangup-Cause": "NORMAL_CLEARING", "Caller-Caller-ID-Name": "Zhang San", "Channel-Name": "sofia/gateway/gw/1555",
+		"Event-Date-Local": "2026-11-23 22:00:00", "variable_sip_user_agent": "FreeSWITCH-mod_sofia/1.10.12"}}
+	for i := range 40 { // real hangup events carry ~100 headers; 47 here
+		ev.Header["variable_x"+string(rune('a'+i%26))+string(rune('a'+i/26))] = "value with spaces & symbols"
+	}
+	body := esl.EncodePlain(ev)
+	m := &esl.Message{Header: map[string]string{"Content-Type": esl.TypeEventPlain}, Body: body}
+	return m.AppendTo(nil)
+}
+
+// BenchmarkReadEventPlain: frame parse plus event decode of a ~2.5 KB text/event-plain frame.
+func BenchmarkReadEventPlain(b *testing.B) {
+	frame := eventFrame()
+	stream := bytes.Repeat(frame, 64)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	r := bufio.NewReaderSize(bytes.NewReader(stream), 64<<10)
+	for i := 0; b.Loop(); i++ {
+		if i%64 == 0 {
+			r.Reset(bytes.NewReader(stream))
+		}
+		m, err := esl.ReadMessage(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := esl.ParseEvent(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAPIRoundTrip: one `api uuid_exists` command and reply over TCP to the fake, sequential and 16 in flight.
+func BenchmarkAPIRoundTrip(b *testing.B) {
+	_, c := newFake(b, esl.Config{})
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.API(ctx, "uuid_exists x"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel16", func(b *testing.B) {
+		b.SetParallelism(8) // 2 cores × 8 = 16 goroutines
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := c.API(ctx, "uuid_exists x"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkDialEcho: originate with origination_uuid, answer, mod_audio_stream WebSocket connect, hang up.
+func BenchmarkDialEcho(b *testing.B) {
+	_, c := newFake(b, esl.Config{})
+	d, err := esl.NewDriver(c, esl.DriverConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for b.Loop() {
+		cl, err := d.Dial(ctx, call.Request{Endpoint: "loopback/echo"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cl.Hangup(ctx, call.CauseNormal); err != nil {
+			b.Fatal(err)
+		}
+		for range cl.Events() {
+		}
+	}
+}
