@@ -72,7 +72,7 @@ var people = []struct {
 // run places the calls, prints transcripts and the summary, and writes the report. It returns the records.
 func run(ctx context.Context, env exampleenv.Env, cfg config, stdout, stderr io.Writer) ([]exampleenv.Record, error) {
 	t0 := time.Now()
-	level := zerolog.WarnLevel
+	level := zerolog.ErrorLevel
 	if cfg.Verbose {
 		level = zerolog.DebugLevel
 	}

@@ -113,7 +113,17 @@ func readHeaders(r *bufio.Reader, skipLeading bool) (map[string]string, error) {
 
 // readLine returns one line without its \n or \r\n, bounded by MaxHeaderLine.
 func readLine(r *bufio.Reader) (string, error) {
-	var buf []byte
+	frag, err := r.ReadSlice('\n')
+	if err == nil { // the common case: the whole line is in the buffer, one allocation for the string
+		return string(bytes.TrimRight(frag[:len(frag)-1], "\r")), nil
+	}
+	if len(frag) > MaxHeaderLine {
+		return "", fmt.Errorf("%w: header line longer than %d bytes", ErrTooLarge, MaxHeaderLine)
+	}
+	buf := append([]byte(nil), frag...)
+	if err != bufio.ErrBufferFull {
+		return string(buf), err
+	}
 	for {
 		frag, err := r.ReadSlice('\n')
 		if len(buf)+len(frag) > MaxHeaderLine {
