@@ -148,7 +148,8 @@ func RunCampaign(ctx context.Context, p *Platform, c Campaign) ([]Record, error)
 	ru := &run{p: p, c: c, recs: make([]Record, len(c.Contacts)), idx: map[string]int{}, bar: newProgress(c.Progress, len(c.Contacts))}
 	for i, ct := range c.Contacts {
 		if ct.ID == "" {
-			ct.ID = strings.TrimPrefix(ct.Phone, "+")
+			// Not the phone number: ids appear in reports, file names and Redis keys.
+			ct.ID = fmt.Sprintf("contact-%d", i+1)
 			c.Contacts[i] = ct
 		}
 		ru.recs[i] = Record{Contact: ct, Masked: campaign.MaskPhone(ct.Phone)}
@@ -344,7 +345,9 @@ func (d *recordingDialer) Dial(ctx context.Context, r call.Request) (call.Call, 
 	}
 	d.rec[id] = rec
 	d.mu.Unlock()
-	d.run.update(id, func(r *Record) { r.Recording = filepath.Join(d.run.c.OutDir, "recordings", safeName(id)+".wav") })
+	d.run.update(id, func(r *Record) {
+		r.Recording = filepath.Join(d.run.c.OutDir, "recordings", safeName(id)+"_"+safeName(c.ID())+".wav")
+	})
 	return call.Recorded(c, rec), nil
 }
 

@@ -31,6 +31,7 @@ type Client struct {
 	subs        map[string]*Subscription
 	all         map[*Subscription]struct{}
 	jobs        map[string]chan *Event
+	onUp        []func() // internal reconnect listeners (the Driver's resync)
 }
 
 // Dial connects to cfg.Addr, waits for auth/request, authenticates and subscribes to BACKGROUND_JOB (which BgAPI
@@ -142,6 +143,12 @@ func (c *Client) supervise(cn *conn) {
 				c.log.Info().Int("attempts", attempt).Msg("esl: reconnected")
 				if h := c.cfg.Hooks.OnReconnect; h != nil {
 					h(attempt)
+				}
+				c.mu.Lock()
+				ups := append([]func(){}, c.onUp...)
+				c.mu.Unlock()
+				for _, f := range ups {
+					f()
 				}
 				cn = ncn
 				break
@@ -488,4 +495,11 @@ func (s *Subscription) offer(ev *Event) {
 	if h := s.c.cfg.Hooks.OnOverflow; h != nil {
 		h(name, s.dropped)
 	}
+}
+
+// onReconnect registers f to run (on the supervisor goroutine, so it must not block) after each reconnect.
+func (c *Client) onReconnect(f func()) {
+	c.mu.Lock()
+	c.onUp = append(c.onUp, f)
+	c.mu.Unlock()
 }

@@ -49,6 +49,7 @@ type Driver struct {
 
 	mu       sync.Mutex
 	sessions map[string]*media
+	calls    map[string]*eslCall
 }
 
 var _ call.Dialer = (*Driver)(nil)
@@ -82,7 +83,7 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 	}
 	cfg.MediaURL = strings.TrimRight(cfg.MediaURL, "/")
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, ln: ln, sessions: map[string]*media{}}
+	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, ln: ln, sessions: map[string]*media{}, calls: map[string]*eslCall{}}
 	clock := cfg.Clock
 	if clock == nil {
 		clock = audio.NewClock(audio.ClockConfig{Logger: cfg.Logger})
@@ -90,6 +91,7 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 		go func() { defer d.wg.Done(); _ = clock.Run(ctx) }()
 	}
 	d.group = clock.NewGroup(d)
+	c.onReconnect(d.resync)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/stream/{id}", d.serveStream)
 	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -216,9 +218,12 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		}
 	}
 	d.c.CancelJob(job)
-	c := &eslCall{d: d, id: id, sub: sub, media: m, events: make(chan call.Event, 64), notes: make(chan call.Event, 4),
+	c := &eslCall{lost: make(chan struct{}), d: d, id: id, sub: sub, media: m, events: make(chan call.Event, 64), notes: make(chan call.Event, 4),
 		done: make(chan struct{}), log: log}
 	d.wg.Add(1)
+	d.mu.Lock()
+	d.calls[id] = c
+	d.mu.Unlock()
 	go c.pump()
 	hangup := func(err error) (call.Call, error) {
 		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -349,9 +354,11 @@ type eslCall struct {
 	media *media
 	log   zerolog.Logger
 
-	events chan call.Event
-	notes  chan call.Event // events the call itself produces (transfer), merged in order by pump
-	done   chan struct{}   // closed at hangup
+	events   chan call.Event
+	notes    chan call.Event // events the call itself produces (transfer), merged in order by pump
+	done     chan struct{}   // closed at hangup
+	lost     chan struct{}   // closed when a resync finds the channel gone (its hangup event was lost)
+	lostOnce sync.Once
 
 	mu     sync.Mutex
 	byUs   bool
@@ -359,8 +366,8 @@ type eslCall struct {
 	hangEv call.Event
 }
 
-func (c *eslCall) ID() string                 { return c.id }
-func (c *eslCall) Media() call.Media          { return c.media }
+func (c *eslCall) ID() string                { return c.id }
+func (c *eslCall) Media() call.Media         { return c.media }
 func (c *eslCall) Events() <-chan call.Event { return c.events }
 
 // pump turns the channel's ESL events into call events, in order, until hangup.
@@ -373,6 +380,9 @@ func (c *eslCall) pump() {
 		ev.Remote = !c.byUs
 		c.mu.Unlock()
 		close(c.done)
+		c.d.mu.Lock()
+		delete(c.d.calls, c.id)
+		c.d.mu.Unlock()
 		c.d.dropMedia(c.id)
 		c.sub.Close()
 		c.emit(ev)
@@ -400,6 +410,9 @@ func (c *eslCall) pump() {
 			}
 		case n := <-c.notes:
 			c.emit(n)
+		case <-c.lost:
+			finish(call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "channel gone after reconnect"})
+			return
 		case <-c.d.ctx.Done():
 			finish(call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "driver closed"})
 			return
@@ -536,4 +549,31 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 	default:
 	}
 	return nil
+}
+
+// resync runs after a reconnect: events sent while the socket was down are lost, so each live call asks
+// FreeSWITCH whether its channel still exists, and ends if not.
+func (d *Driver) resync() {
+	d.mu.Lock()
+	calls := make([]*eslCall, 0, len(d.calls))
+	for _, c := range d.calls {
+		calls = append(calls, c)
+	}
+	d.mu.Unlock()
+	if len(calls) == 0 {
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for _, c := range calls {
+			ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+			out, err := d.c.API(ctx, "uuid_exists "+c.id)
+			cancel()
+			if err == nil && strings.TrimSpace(out) == "false" {
+				c.log.Warn().Msg("esl: channel gone after reconnect; ending the call")
+				c.lostOnce.Do(func() { close(c.lost) })
+			}
+		}
+	}()
 }

@@ -272,3 +272,34 @@ func TestTransfer(t *testing.T) {
 		}
 	})
 }
+
+// TestCallEndsWhenHangupLostDuringReconnect: the channel hangs up while the event socket is down; after the
+// reconnect the driver's resync notices and ends the call instead of waiting forever.
+func TestCallEndsWhenHangupLostDuringReconnect(t *testing.T) {
+	checkLeaks(t)
+	fs, c := newFake(t, esl.Config{ReconnectMin: 300 * time.Millisecond})
+	d, err := esl.NewDriver(c, esl.DriverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	ctx := testCtx(t, 10*time.Second)
+	cl, err := d.Dial(ctx, call.Request{Endpoint: "loopback/echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.DropConnections()
+	if err := fs.Hangup(cl.ID(), call.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	var last call.Event
+	for ev := range cl.Events() {
+		last = ev
+	}
+	if last.Type != call.EventHangup || last.Detail != "channel gone after reconnect" {
+		t.Fatalf("last event %+v", last)
+	}
+	if _, err := cl.Media().Read(ctx); !errors.Is(err, call.ErrHungUp) {
+		t.Fatalf("Read: %v", err)
+	}
+}

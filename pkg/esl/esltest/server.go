@@ -458,3 +458,13 @@ func xmlEscape(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "%", "%25", "+", "%2B")
 	return r.Replace(s)
 }
+
+// Hangup ends call id from the network side with cause, as a far-end hang-up would.
+func (s *Server) Hangup(id string, cause call.Cause) error {
+	c := s.live(id)
+	if c == nil {
+		return fmt.Errorf("esltest: no live call %q", id)
+	}
+	s.hangup(c, cause, "network")
+	return nil
+}
