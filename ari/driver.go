@@ -95,6 +95,8 @@ type Driver struct {
 	cancel   context.CancelFunc
 	clockEnd chan struct{}
 
+	unreconcile func() // removes the reconnect hook that runs Reconcile
+
 	closeCtx  context.Context // ended by Close: aborts dials in progress
 	closeStop context.CancelFunc
 
@@ -187,6 +189,8 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	} else {
 		d.group = d.clock.NewGroup(&asSender{log: cfg.Logger})
 	}
+	// Calls whose hang-up happened while the events WebSocket was down are ended after each reconnect.
+	d.unreconcile = client.OnReconnected(func(live []Channel) { d.Reconcile(live) })
 	return d, nil
 }
 
@@ -224,9 +228,9 @@ func (d *Driver) ActiveCalls() int {
 	return len(d.calls)
 }
 
-// Reconcile ends the calls whose channel is not among live, the channels Asterisk still has: pass it the list
-// Config.Hooks.OnReconnected receives, since a hang-up that happened while the events WebSocket was down was never
-// seen. It returns how many calls it ended.
+// Reconcile ends the calls whose channel is not among live, the channels Asterisk still has, since a hang-up that
+// happened while the events WebSocket was down was never seen. NewDriver registers it with the client, so it runs
+// after every reconnect's resync; call it yourself only with a list you fetched. It returns how many calls it ended.
 func (d *Driver) Reconcile(live []Channel) int {
 	alive := make(map[string]bool, len(live))
 	for _, ch := range live {
@@ -263,6 +267,9 @@ func (d *Driver) Close() error {
 	}
 	d.mu.Unlock()
 	d.closeStop()
+	if d.unreconcile != nil {
+		d.unreconcile()
+	}
 	var wg sync.WaitGroup
 	for _, c := range calls {
 		wg.Add(1)
