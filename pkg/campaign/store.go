@@ -119,7 +119,8 @@ for _, id in ipairs(expired) do
     redis.call('XADD', KEYS[5], '*', 'contact', id, 'outcome', 'abandoned', 'owner', st[2] or '', 'fence', st[3] or '0',
       'reason', 'lease expired while dialing: the owning process stopped', 'at', now)
   end
-  redis.call('HSET', ck, 'status', 'pending', 'owner', '')
+  -- A new token: the old owner, if it is only slow and not dead, can no longer record anything for this lease.
+  redis.call('HSET', ck, 'status', 'pending', 'owner', '', 'fence', redis.call('INCR', KEYS[4]))
   redis.call('ZADD', KEYS[2], now, id)
 end
 local room = tonumber(ARGV[5]) - redis.call('ZCARD', KEYS[3])
@@ -250,6 +251,7 @@ if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[2])
 if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 redis.call('HDEL', KEYS[1], 'stale')
+redis.call('ZREM', KEYS[3], ARGV[2])
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'status', 'done', 'outcome', ARGV[3], 'owner', '', 'fence', -1)
   redis.call('HINCRBY', KEYS[5], ARGV[3], 1)
