@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/esl"
 )
@@ -88,5 +91,62 @@ func BenchmarkDialEcho(b *testing.B) {
 		}
 		for range cl.Events() {
 		}
+	}
+}
+
+// BenchmarkEchoCalls: N concurrent echo calls, each bot writing 1 s of audio through the playout clock and reading
+// the echo back over the WebSocket. Reports process CPU (driver + fake FreeSWITCH, both in this process) per
+// call-second of audio.
+func BenchmarkEchoCalls(b *testing.B) {
+	for _, n := range []int{10, 50} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			_, c := newFake(b, esl.Config{})
+			d, err := esl.NewDriver(c, esl.DriverConfig{Format: audio.Narrowband})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			var cpu time.Duration
+			var seconds float64
+			for b.Loop() {
+				calls := make([]call.Call, n)
+				for i := range calls {
+					if calls[i], err = d.Dial(ctx, call.Request{Endpoint: "loopback/echo"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				start := processCPU()
+				var wg sync.WaitGroup
+				for _, cl := range calls {
+					wg.Add(2)
+					go func() {
+						defer wg.Done()
+						var ph float64
+						for range 50 {
+							_ = cl.Media().Write(ctx, audio.Frame{Rate: 8000, Samples: tone(8000, 1000, 160, &ph)})
+						}
+					}()
+					go func() {
+						defer wg.Done()
+						for range 50 {
+							if _, err := cl.Media().Read(ctx); err != nil {
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				cpu += processCPU() - start
+				seconds += float64(n)
+				for _, cl := range calls {
+					_ = cl.Hangup(ctx, call.CauseNormal)
+					for range cl.Events() {
+					}
+				}
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/seconds, "cpu-µs/call-s")
+		})
 	}
 }

@@ -93,8 +93,7 @@ func (c *Client) supervise(cn *conn) {
 		select {
 		case <-cn.done:
 		case <-c.ctx.Done():
-			cn.close()
-			return
+			cn.close() // then fail the waiting jobs below and stop
 		}
 		err := cn.Err()
 		c.mu.Lock()
@@ -399,12 +398,13 @@ func (c *Client) SubscribeAll() *Subscription {
 }
 
 // dispatch runs on the read goroutine: job results, then per-channel and catch-all subscribers, never blocking.
+// Overflow hooks run after the lock is released, so they may call the Client.
 func (c *Client) dispatch(ev *Event) {
 	if h := c.cfg.Hooks.OnEvent; h != nil {
 		h(ev)
 	}
+	var over []overflow
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if ev.Name() == "BACKGROUND_JOB" {
 		if ch, ok := c.jobs[ev.Get("Job-UUID")]; ok {
 			delete(c.jobs, ev.Get("Job-UUID"))
@@ -413,12 +413,24 @@ func (c *Client) dispatch(ev *Event) {
 	}
 	if id := ev.UniqueID(); id != "" {
 		if s := c.subs[id]; s != nil {
-			s.offer(ev)
+			over = s.offer(ev, over)
 		}
 	}
 	for s := range c.all {
-		s.offer(ev)
+		over = s.offer(ev, over)
 	}
+	c.mu.Unlock()
+	for _, o := range over {
+		c.log.Warn().Str("sub", o.name).Uint64("dropped", o.total).Str("event", ev.Name()).Msg("esl: slow consumer, event dropped")
+		if h := c.cfg.Hooks.OnOverflow; h != nil {
+			h(o.name, o.total)
+		}
+	}
+}
+
+type overflow struct {
+	name  string
+	total uint64
 }
 
 func (c *Client) message(m *Message) {
@@ -469,11 +481,11 @@ func (s *Subscription) Close() {
 	close(s.ch)
 }
 
-// offer queues ev without blocking; called with c.mu held.
-func (s *Subscription) offer(ev *Event) {
+// offer queues ev without blocking; called with c.mu held. An overflow is appended to over.
+func (s *Subscription) offer(ev *Event, over []overflow) []overflow {
 	select {
 	case s.ch <- ev:
-		return
+		return over
 	default:
 	}
 	if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
@@ -491,10 +503,7 @@ func (s *Subscription) offer(ev *Event) {
 	if s.any {
 		name = "*"
 	}
-	s.c.log.Warn().Str("sub", name).Uint64("dropped", s.dropped).Str("event", ev.Name()).Msg("esl: slow consumer, event dropped")
-	if h := s.c.cfg.Hooks.OnOverflow; h != nil {
-		h(name, s.dropped)
-	}
+	return append(over, overflow{name: name, total: s.dropped})
 }
 
 // onReconnect registers f to run (on the supervisor goroutine, so it must not block) after each reconnect.

@@ -433,3 +433,59 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterAndNixEvent(t *testing.T) {
+	checkLeaks(t)
+	_, c := newFake(t, esl.Config{})
+	ctx := testCtx(t, 10*time.Second)
+	all := c.SubscribeAll()
+	defer all.Close()
+	if err := c.Events(ctx, "plain", "CHANNEL_CREATE", "CHANNEL_ANSWER"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.NixEvent(ctx, "CHANNEL_CREATE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Filter(ctx, "Unique-ID", "keep"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"drop", "keep"} {
+		if _, err := c.API(ctx, "originate {origination_uuid="+id+"}loopback/echo &park()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.API(ctx, "status"); err != nil { // every event sent before this reply has been dispatched
+		t.Fatal(err)
+	}
+	var got []string
+	for len(all.Events()) > 0 {
+		ev := <-all.Events()
+		got = append(got, ev.Name()+"/"+ev.UniqueID())
+	}
+	if strings.Join(got, ",") != "CHANNEL_ANSWER/keep" {
+		t.Errorf("events %v, want only keep's answer", got)
+	}
+	for _, id := range []string{"drop", "keep"} {
+		_, _ = c.API(ctx, "uuid_kill "+id)
+	}
+}
+
+func TestCloseEndsWaitingJob(t *testing.T) {
+	checkLeaks(t)
+	_, c := newFake(t, esl.Config{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.BgAPI(context.Background(), "originate {originate_timeout=60}loopback/noanswer &park()")
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	_ = c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, esl.ErrDisconnected) && !errors.Is(err, esl.ErrClosed) {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("BgAPI still waiting after Close")
+	}
+}

@@ -24,7 +24,8 @@ type Config struct {
 	Hooks          Hooks          // lifecycle callbacks; default: none
 }
 
-// Hooks are lifecycle callbacks. They run on the client's goroutines and must not block.
+// Hooks are lifecycle callbacks. They run on the client's goroutines (OnEvent, OnMessage and OnOverflow on the
+// read goroutine, in wire order) and must not block.
 type Hooks struct {
 	OnDisconnect func(err error)                  // the connection dropped; pending commands fail with ErrDisconnected
 	OnReconnect  func(attempts int)               // a new connection is up and subscriptions are restored

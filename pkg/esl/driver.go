@@ -151,8 +151,14 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	if !safeToken(id) {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "bad call id", Err: fmt.Errorf("%w: ID %q", ErrConfig, id)}
+	}
 	vars := map[string]string{}
 	for k, v := range r.Variables {
+		if !safeToken(k) {
+			return nil, &call.Error{Outcome: call.Failed, Detail: "bad variable name", Err: fmt.Errorf("%w: variable %q", ErrConfig, k)}
+		}
 		vars[k] = v
 	}
 	vars["origination_uuid"] = id
@@ -200,7 +206,10 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 				return fail(&call.Error{Outcome: outcomeOfCause(cause), Cause: cause, Detail: ev.Get("Hangup-Cause")})
 			}
 		case ev, ok := <-jobCh:
-			if !ok {
+			if !ok { // the result went with the connection; the channel may still ring: best-effort kill
+				kctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, _ = d.c.API(kctx, "uuid_kill "+id+" ORIGINATOR_CANCEL")
+				cancel()
 				return fail(&call.Error{Outcome: call.Failed, Detail: "connection lost during originate", Err: ErrDisconnected})
 			}
 			body := strings.TrimSpace(ev.Body)
@@ -218,13 +227,26 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		}
 	}
 	d.c.CancelJob(job)
-	c := &eslCall{lost: make(chan struct{}), d: d, id: id, sub: sub, media: m, events: make(chan call.Event, 64), notes: make(chan call.Event, 4),
-		done: make(chan struct{}), log: log}
+	c := d.newCall(id, m, d.c.API, sub.Events(), sub.Close, nil, log)
+	return d.startMedia(ctx, c)
+}
+
+// newCall registers an answered call and starts its event pump.
+func (d *Driver) newCall(id string, m *media, api func(context.Context, string) (string, error), evs <-chan *Event,
+	release func(), gone <-chan struct{}, log zerolog.Logger) *eslCall {
+	c := &eslCall{d: d, id: id, api: api, evs: evs, release: release, gone: gone, media: m, log: log,
+		events: make(chan call.Event, 64), notes: make(chan call.Event, 4), done: make(chan struct{}), lost: make(chan struct{})}
 	d.wg.Add(1)
 	d.mu.Lock()
 	d.calls[id] = c
 	d.mu.Unlock()
 	go c.pump()
+	return c
+}
+
+// startMedia asks mod_audio_stream to connect to the media server and waits for it; on failure the call is hung up.
+func (d *Driver) startMedia(ctx context.Context, c *eslCall) (call.Call, error) {
+	id, m := c.id, c.media
 	hangup := func(err error) (call.Call, error) {
 		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.Hangup(kctx, call.CauseNormal)
@@ -235,7 +257,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	if d.cfg.Format.Rate == 8000 {
 		rate = "8k"
 	}
-	if _, err := d.c.API(ctx, "uuid_audio_stream "+id+" start "+d.cfg.MediaURL+"/stream/"+id+" mono "+rate); err != nil {
+	if _, err := c.api(ctx, "uuid_audio_stream "+id+" start "+d.cfg.MediaURL+"/stream/"+id+" mono "+rate); err != nil {
 		return hangup(err)
 	}
 	t := time.NewTimer(d.cfg.MediaTimeout)
@@ -328,7 +350,7 @@ func (d *Driver) dropMedia(id string) {
 }
 
 // SendBatch implements audio.BatchSender: each due frame goes to its call's socket writer without blocking.
-func (d *Driver) SendBatch(_ time.Time, out []Outgoing) {
+func (d *Driver) SendBatch(_ time.Time, out []audio.Outgoing) {
 	for _, o := range out {
 		m, ok := o.Stream.Value().(*media)
 		if !ok {
@@ -343,16 +365,16 @@ func (d *Driver) SendBatch(_ time.Time, out []Outgoing) {
 	}
 }
 
-// Outgoing is audio.Outgoing, named here so SendBatch reads naturally.
-type Outgoing = audio.Outgoing
-
 // eslCall is one answered call.
 type eslCall struct {
-	d     *Driver
-	id    string
-	sub   *Subscription
-	media *media
-	log   zerolog.Logger
+	d       *Driver
+	id      string
+	api     func(ctx context.Context, cmd string) (string, error) // the client's, or the outbound socket's
+	evs     <-chan *Event                                         // this channel's events
+	release func()                                                // stops evs
+	gone    <-chan struct{}                                       // outbound: the socket closed; nil otherwise
+	media   *media
+	log     zerolog.Logger
 
 	events   chan call.Event
 	notes    chan call.Event // events the call itself produces (transfer), merged in order by pump
@@ -384,12 +406,28 @@ func (c *eslCall) pump() {
 		delete(c.d.calls, c.id)
 		c.d.mu.Unlock()
 		c.d.dropMedia(c.id)
-		c.sub.Close()
+		c.release()
 		c.emit(ev)
 	}
 	for {
 		select {
-		case ev, ok := <-c.sub.Events():
+		case <-c.gone:
+			// The socket closed; its last events (the hangup among them) may still be queued.
+			ev := call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "event socket closed"}
+			for drained := false; !drained; {
+				select {
+				case e := <-c.evs:
+					if e.Name() == "CHANNEL_HANGUP_COMPLETE" {
+						ev.Cause, _ = CauseFromName(e.Get("Hangup-Cause"))
+						ev.Time, ev.Detail = eventTime(e), e.Get("Hangup-Cause")
+					}
+				default:
+					drained = true
+				}
+			}
+			finish(ev)
+			return
+		case ev, ok := <-c.evs:
 			if !ok {
 				finish(call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "esl client closed"})
 				return
@@ -462,11 +500,14 @@ func (c *eslCall) Hangup(ctx context.Context, cause call.Cause) error {
 	c.mu.Lock()
 	c.byUs = true
 	c.mu.Unlock()
-	_, err := c.d.c.API(ctx, "uuid_kill "+c.id+" "+CauseName(cause))
+	_, err := c.api(ctx, "uuid_kill "+c.id+" "+CauseName(cause))
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && strings.Contains(strings.ToLower(e.Reply), "no such channel") {
 			return fmt.Errorf("esl: hangup: %w", call.ErrHungUp)
+		}
+		if c.gone != nil && errors.Is(err, ErrDisconnected) {
+			return nil // outbound socket: FreeSWITCH closes it as the channel goes, sometimes before the reply
 		}
 		return err
 	}
@@ -483,7 +524,7 @@ func (c *eslCall) SendDTMF(ctx context.Context, digits string) error {
 			return fmt.Errorf("esl: send dtmf: %w: digit %q", ErrConfig, r)
 		}
 	}
-	_, err := c.d.c.API(ctx, "uuid_send_dtmf "+c.id+" "+digits)
+	_, err := c.api(ctx, "uuid_send_dtmf "+c.id+" "+digits)
 	return err
 }
 
@@ -521,9 +562,9 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 			}
 			return &call.Error{Outcome: call.OutcomeOfError(err), Detail: "agent", Err: err}
 		}
-		if _, err := c.d.c.API(ctx, "uuid_bridge "+c.id+" "+agent); err != nil {
+		if _, err := c.api(ctx, "uuid_bridge "+c.id+" "+agent); err != nil {
 			kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _ = c.d.c.API(kctx, "uuid_kill "+agent)
+			_, _ = c.api(kctx, "uuid_kill "+agent)
 			cancel()
 			return fmt.Errorf("esl: transfer: bridge: %w", err)
 		}
@@ -536,7 +577,7 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 		if strings.ContainsAny(to.Extension+ctxName, " \r\n") {
 			return fmt.Errorf("esl: transfer: %w: extension %q", ErrConfig, to.Extension)
 		}
-		if _, err := c.d.c.API(ctx, "uuid_transfer "+c.id+" "+to.Extension+" XML "+ctxName); err != nil {
+		if _, err := c.api(ctx, "uuid_transfer "+c.id+" "+to.Extension+" XML "+ctxName); err != nil {
 			return fmt.Errorf("esl: transfer: %w", err)
 		}
 		detail = to.Extension + "@" + ctxName
@@ -576,4 +617,45 @@ func (d *Driver) resync() {
 			}
 		}
 	}()
+}
+
+// Attach turns an outbound-mode connection (one channel that FreeSWITCH connected to a Server, e.g. after
+// `originate ... &socket(host:port async full)`) into a call.Call: it sends connect (unless already done), myevents
+// and linger, then starts the audio stream as Dial does. The call's events and commands go over that socket; the
+// call ends at CHANNEL_HANGUP_COMPLETE or when the socket closes.
+func (d *Driver) Attach(ctx context.Context, oc *OutboundConn) (call.Call, error) {
+	if oc.UniqueID() == "" {
+		if _, err := oc.Connect(ctx); err != nil {
+			return nil, &call.Error{Outcome: call.Failed, Detail: "connect", Err: err}
+		}
+	}
+	if err := oc.MyEvents(ctx); err != nil {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "myevents", Err: err}
+	}
+	if err := oc.Linger(ctx); err != nil {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "linger", Err: err}
+	}
+	id := oc.UniqueID()
+	if id == "" || strings.ContainsAny(id, " /\r\n") {
+		return nil, &call.Error{Outcome: call.Failed, Detail: "channel has no usable Unique-ID", Err: ErrMalformed}
+	}
+	m := d.newMedia(id)
+	c := d.newCall(id, m, oc.API, oc.Events(), func() {}, oc.cn.done, d.log.With().Str("call", id).Logger())
+	return d.startMedia(ctx, c)
+}
+
+// safeToken reports whether s can stand as one word of a command (a uuid, a variable name): letters, digits and
+// "_-.:@" only.
+func safeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("_-.:@", r):
+		default:
+			return false
+		}
+	}
+	return true
 }

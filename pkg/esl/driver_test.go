@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
@@ -158,6 +162,10 @@ func TestAudioRoundTripEcho(t *testing.T) {
 			if toneFrames < 10 {
 				t.Fatalf("tone heard back in %d of %d frames", toneFrames, frames)
 			}
+			st := m.(interface{ Stats() esl.MediaStats }).Stats()
+			if st.Playout.Sent == 0 || st.Playout.Sent > 50 || st.OutDropped != 0 {
+				t.Errorf("media stats %+v", st)
+			}
 			if err := c.Hangup(ctx, call.CauseNormal); err != nil {
 				t.Fatal(err)
 			}
@@ -301,5 +309,80 @@ func TestCallEndsWhenHangupLostDuringReconnect(t *testing.T) {
 	}
 	if _, err := cl.Media().Read(ctx); !errors.Is(err, call.ErrHungUp) {
 		t.Fatalf("Read: %v", err)
+	}
+}
+
+// TestLogsHideNumbersAndPassword dials with debug logging on and checks that neither the callee number nor the
+// password appears in the logs.
+func TestLogsHideNumbersAndPassword(t *testing.T) {
+	checkLeaks(t)
+	var buf syncBuffer
+	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
+	fs, err := esltest.New(esltest.Config{Password: "s3cret-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fs.Close() })
+	fs.AddCallee("13812345678", callee.Script{Steps: []callee.Step{{Action: callee.HangUp, When: callee.At, Offset: 100 * time.Millisecond}}})
+	ctx := testCtx(t, 10*time.Second)
+	c, err := esl.Dial(ctx, esl.Config{Addr: fs.Addr(), Password: "s3cret-pw", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	d, err := esl.NewDriver(c, esl.DriverConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	cl, err := d.Dial(ctx, call.Request{Endpoint: "sofia/gateway/gw/13812345678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range cl.Events() {
+	}
+	_, _ = esl.Dial(ctx, esl.Config{Addr: fs.Addr(), Password: "wrong-pw-123", Logger: log})
+	out := buf.String()
+	if !strings.Contains(out, "originate") {
+		t.Fatalf("no debug logs captured: %q", out)
+	}
+	for _, secret := range []string{"13812345678", "s3cret-pw", "wrong-pw-123"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%q found in logs", secret)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDialRejectsInjection(t *testing.T) {
+	_, _, d := newDriver(t, esl.DriverConfig{})
+	ctx := testCtx(t, 5*time.Second)
+	for _, r := range []call.Request{
+		{Endpoint: "loopback/echo", ID: "x y"},
+		{Endpoint: "loopback/echo", ID: "a\napi shutdown"},
+		{Endpoint: "loopback/echo", Variables: map[string]string{"a}loopback/busy": "1"}},
+		{Endpoint: "loopback/echo", Variables: map[string]string{"a=b,c": "1"}},
+		{Endpoint: "loopback/echo &socket(1.2.3.4:1)"},
+		{Endpoint: ""},
+	} {
+		if _, err := d.Dial(ctx, r); !errors.Is(err, esl.ErrConfig) || call.OutcomeOfError(err) != call.Failed {
+			t.Errorf("%+v: %v", r, err)
+		}
 	}
 }

@@ -9,15 +9,16 @@ import (
 
 // Sentinel errors; compare with errors.Is.
 var (
-	ErrClosed       = errors.New("esl: closed")                     // Close was called
-	ErrDisconnected = errors.New("esl: disconnected")               // the connection dropped with the command in flight or before it
-	ErrAuth         = errors.New("esl: authentication failed")      // FreeSWITCH refused the password
-	ErrRejected     = errors.New("esl: connection rejected")        // text/rude-rejection: the ACL refused us
-	ErrMalformed    = errors.New("esl: malformed message")          // a frame that breaks the wire format
-	ErrTooLarge     = errors.New("esl: message too large")          // a frame beyond the parser's limits
-	ErrConfig       = errors.New("esl: invalid configuration")      // a Config that cannot work
-	ErrNoAuth       = errors.New("esl: no auth/request")            // the server sent something other than auth/request first
-	ErrBadCommand   = errors.New("esl: command contains a newline") // would inject a second command
+	ErrClosed       = errors.New("esl: closed")                               // Close was called
+	ErrDisconnected = errors.New("esl: disconnected")                         // the connection dropped with the command in flight or before it
+	ErrAuth         = errors.New("esl: authentication failed")                // FreeSWITCH refused the password
+	ErrRejected     = errors.New("esl: connection rejected")                  // text/rude-rejection: the ACL refused us
+	ErrMalformed    = errors.New("esl: malformed message")                    // a frame that breaks the wire format
+	ErrTooLarge     = errors.New("esl: message too large")                    // a frame beyond the parser's limits
+	ErrConfig       = errors.New("esl: invalid configuration")                // a Config that cannot work
+	ErrNoAuth       = errors.New("esl: no auth/request")                      // the server sent something other than auth/request first
+	ErrBadCommand   = errors.New("esl: command contains a newline")           // would inject a second command
+	ErrFormat       = errors.New("esl: frame format does not match the call") // a Write at another sample rate
 )
 
 // Error is a `-ERR ...` answer from FreeSWITCH: a command/reply, an api/response body or a BACKGROUND_JOB result.
@@ -26,6 +27,7 @@ type Error struct {
 	Reply   string // FreeSWITCH's words after "-ERR ", e.g. "NO_ANSWER" or "invalid"
 }
 
+// Error implements error.
 func (e *Error) Error() string { return "esl: " + e.Command + ": -ERR " + e.Reply }
 
 // Cause returns the Q.850 cause named by the reply (such as USER_BUSY), or call.CauseUnknown.
@@ -102,6 +104,3 @@ func asError(err error, target **Error) bool { return errors.As(err, target) }
 // OutcomeOfCause maps a FreeSWITCH hangup cause to a call outcome; it knows FreeSWITCH's own codes
 // (ORIGINATOR_CANCEL, GATEWAY_DOWN...) besides the Q.850 ones call.OutcomeOf handles.
 func OutcomeOfCause(c call.Cause) call.Outcome { return outcomeOfCause(c) }
-
-// ErrFormat reports a frame whose sample rate is not the call's media format.
-var ErrFormat = errors.New("esl: frame format does not match the call")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/outcall/outcall/pkg/call"
@@ -76,4 +77,33 @@ func ExampleNewDriver() {
 func ExampleEncodeVars() {
 	fmt.Println(esl.EncodeVars(map[string]string{"origination_uuid": "u1", "tags": "vip,finance"}))
 	// Output: {origination_uuid=u1,tags=vip\,finance}
+}
+
+// An outbound-mode server: the dialplan (or `originate ... &socket(host:port async full)`) connects each channel to
+// it, and Attach makes the connection a call.Call with the same media as Dial.
+func ExampleNewServer() {
+	ctx := context.Background()
+	client, err := esl.Dial(ctx, esl.Config{Addr: "127.0.0.1:8021", Password: "ClueCon"})
+	if err != nil {
+		return
+	}
+	defer client.Close()
+	drv, err := esl.NewDriver(client, esl.DriverConfig{MediaURL: "ws://10.0.0.5:8090"})
+	if err != nil {
+		return
+	}
+	defer drv.Close()
+	ln, err := net.Listen("tcp", ":8084")
+	if err != nil {
+		return
+	}
+	srv := esl.NewServer(ln, esl.OutboundConfig{})
+	_ = srv.Serve(ctx, func(ctx context.Context, oc *esl.OutboundConn) {
+		c, err := drv.Attach(ctx, oc)
+		if err != nil {
+			return
+		}
+		defer c.Hangup(ctx, call.CauseNormal)
+		// run a dialog on c: dialog.Run(ctx, c, script, deps)
+	})
 }

@@ -40,6 +40,7 @@ type media struct {
 
 var _ call.Media = (*media)(nil)
 
+// Format returns the call's media format (DriverConfig.Format).
 func (m *media) Format() audio.Format { return m.format }
 
 // Read returns the callee's next 20 ms frame. When a frame is more than ReadSlack late, Read returns silence on
@@ -231,4 +232,22 @@ func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
 			}
 		}
 	}
+}
+
+// MediaStats counts one call's frames. The Media of a Driver's call has a Stats method returning it:
+//
+//	if s, ok := c.Media().(interface{ Stats() esl.MediaStats }); ok { ... }
+type MediaStats struct {
+	InDropped  uint64            // callee frames dropped because Read fell more than 500 ms behind
+	OutDropped uint64            // bot frames dropped because the WebSocket writer fell behind
+	Playout    audio.StreamStats // the playout-clock stream: frames queued, sent, flushed
+}
+
+// Stats returns the call's frame counters.
+func (m *media) Stats() MediaStats {
+	s := MediaStats{InDropped: m.inDropped.Load(), OutDropped: m.outDropped.Load()}
+	if m.stream != nil {
+		s.Playout = m.stream.Stats()
+	}
+	return s
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/esl"
 )
 
@@ -103,4 +105,79 @@ func TestOutboundServer(t *testing.T) {
 	if _, err := r.ReadString('\n'); err == nil || !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "reset") {
 		t.Errorf("connection still open after Serve returned: %v", err)
 	}
+}
+
+// TestAttachOutboundSocket: the fake originates with `&socket(...)` to our Server; the handler Attaches the
+// connection as a call.Call, hears the echo of a tone, presses nothing, and hangs up.
+func TestAttachOutboundSocket(t *testing.T) {
+	checkLeaks(t)
+	fs, client, d := newDriver(t, esl.DriverConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := esl.NewServer(ln, esl.OutboundConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type result struct {
+		heard int
+		last  call.Event
+		err   error
+	}
+	res := make(chan result, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.Serve(ctx, func(ctx context.Context, oc *esl.OutboundConn) {
+			var r result
+			defer func() { res <- r }()
+			cl, err := d.Attach(ctx, oc)
+			if err != nil {
+				r.err = err
+				return
+			}
+			m := cl.Media()
+			go func() {
+				var ph float64
+				for range 25 {
+					_ = m.Write(ctx, audio.Frame{Rate: 16000, Samples: tone(16000, 1000, 320, &ph)})
+				}
+			}()
+			for range 100 {
+				f, err := m.Read(ctx)
+				if err != nil {
+					r.err = err
+					return
+				}
+				g := audio.NewGoertzel(1000, 16000)
+				g.Add(f.Samples)
+				if g.Power() > 1e6 {
+					r.heard++
+				}
+				if r.heard >= 5 {
+					break
+				}
+			}
+			r.err = cl.Hangup(ctx, call.CauseUserBusy)
+			for ev := range cl.Events() {
+				r.last = ev
+			}
+		})
+	}()
+	out, err := client.API(ctx, "originate {origination_uuid=sock-1}loopback/echo &socket("+srv.Addr().String()+" async full)")
+	if err != nil || strings.TrimSpace(out) != "+OK sock-1" {
+		t.Fatalf("originate: %q %v", out, err)
+	}
+	r := <-res
+	if r.err != nil || r.heard < 5 {
+		t.Fatalf("handler: heard %d tone frames, err %v", r.heard, r.err)
+	}
+	if r.last.Type != call.EventHangup || r.last.Cause != call.CauseUserBusy || r.last.Remote {
+		t.Errorf("last event %+v", r.last)
+	}
+	rec, _ := fs.WaitEnded(ctx, "sock-1")
+	if rec.HungUpBy != "app" || rec.Cause != call.CauseUserBusy {
+		t.Errorf("record %+v", rec)
+	}
+	cancel()
+	<-served
 }

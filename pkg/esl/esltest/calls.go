@@ -3,6 +3,7 @@ package esltest
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type fsCall struct {
 	rx      []int16 // bot audio received, not yet played
 	toRate  *audio.Resampler
 	stopped bool
+	sock    *eslConn // the outbound socket of `&socket(...)`, if any
 }
 
 func (c *fsCall) snapshot() Call {
@@ -414,6 +416,12 @@ func (s *Server) originate(args string) string {
 	s.fire(chanEvent("CHANNEL_ANSWER", c, map[string]string{"Answer-State": "answered"}))
 	s.wg.Add(1)
 	go s.talk(c, p)
+	if addr, ok := socketApp(app); ok {
+		if err := s.dialSocket(c, addr); err != nil {
+			s.hangup(c, call.CauseNormalUnspec, "server")
+			return "-ERR SOCKET_FAILED " + err.Error() + "\n"
+		}
+	}
 	return "+OK " + id + "\n"
 }
 
@@ -438,6 +446,14 @@ func (s *Server) hangup(c *fsCall, cause call.Cause, by string) {
 		"variable_hangup_cause_q850": strconv.Itoa(int(cause)), "Answer-State": "hangup"}
 	s.fire(chanEvent("CHANNEL_HANGUP", c, extra))
 	s.fire(chanEvent("CHANNEL_HANGUP_COMPLETE", c, extra))
+	c.amu.Lock()
+	sock := c.sock
+	c.amu.Unlock()
+	if sock != nil { // outbound socket: the notice, then close after a short linger
+		_ = sock.send(&esl.Message{Header: map[string]string{"Content-Type": esl.TypeDisconnectNotice},
+			Body: []byte("Disconnected, goodbye.\n")})
+		time.AfterFunc(100*time.Millisecond, func() { _ = sock.nc.Close() }) // linger briefly, as `linger` asks
+	}
 }
 
 func chanEvent(name string, c *fsCall, extra map[string]string) *esl.Event {
@@ -592,4 +608,43 @@ func unescapeVar(v string) string {
 		b.WriteByte(v[i])
 	}
 	return b.String()
+}
+
+// socketApp parses `&socket(host:port async full)`.
+func socketApp(app string) (string, bool) {
+	inner, ok := strings.CutPrefix(app, "&socket(")
+	if !ok || !strings.HasSuffix(inner, ")") {
+		return "", false
+	}
+	f := strings.Fields(strings.TrimSuffix(inner, ")"))
+	if len(f) == 0 {
+		return "", false
+	}
+	return f[0], true
+}
+
+// dialSocket connects the answered channel to the application's outbound-mode server, as mod_event_socket's
+// socket application does, and serves the commands the application sends on it.
+func (s *Server) dialSocket(c *fsCall, addr string) error {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	ec := &eslConn{s: s, nc: nc, names: map[string]bool{}, out: c, authed: true}
+	c.amu.Lock()
+	c.sock = ec
+	c.amu.Unlock()
+	s.mu.Lock()
+	s.conns[ec] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ec.serve()
+		s.mu.Lock()
+		delete(s.conns, ec)
+		s.mu.Unlock()
+		_ = nc.Close()
+	}()
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,12 +24,12 @@ import (
 
 // Config configures a fake FreeSWITCH.
 type Config struct {
-	Password string            // event socket password; default: "ClueCon"
-	Rate     int               // sample rate the callees (callee.Person) run at; default: 16000
-	TTS      tts.Synthesizer   // renders callee Say steps that have only Text; default: nil
-	Logger   zerolog.Logger    // default: zerolog.Nop()
-	Callee   callee.Config     // template for each Person (Rate and TTS are overridden); default: zero
-	Now      func() time.Time  // event timestamps; default: time.Now
+	Password string           // event socket password; default: "ClueCon"
+	Rate     int              // sample rate the callees (callee.Person) run at; default: 16000
+	TTS      tts.Synthesizer  // renders callee Say steps that have only Text; default: nil
+	Logger   zerolog.Logger   // default: zerolog.Nop()
+	Callee   callee.Config    // template for each Person (Rate and TTS are overridden); default: zero
+	Now      func() time.Time // event timestamps; default: time.Now
 }
 
 // Call is the fake's record of one originated channel.
@@ -222,6 +223,8 @@ type eslConn struct {
 
 	wmu sync.Mutex
 
+	out *fsCall // outbound mode (`&socket(...)`): the channel this socket belongs to; nil for inbound
+
 	mu      sync.Mutex
 	authed  bool
 	format  string          // "" (none), plain, json, xml
@@ -244,7 +247,7 @@ func (c *eslConn) reply(text string) error {
 }
 
 func (c *eslConn) serve() {
-	if c.send(&esl.Message{Header: map[string]string{"Content-Type": esl.TypeAuthRequest}}) != nil {
+	if c.out == nil && c.send(&esl.Message{Header: map[string]string{"Content-Type": esl.TypeAuthRequest}}) != nil {
 		return
 	}
 	br := bufio.NewReader(c.nc)
@@ -319,6 +322,28 @@ func (c *eslConn) handle(line string, h map[string]string, body []byte) bool {
 		return c.reply("-ERR command not found") == nil
 	}
 	switch verb {
+	case "connect", "myevents", "linger":
+		if c.out == nil {
+			return c.reply("-ERR command not found") == nil
+		}
+		switch verb {
+		case "connect":
+			h := chanEvent("CHANNEL_DATA", c.out, map[string]string{"Content-Type": esl.TypeCommandReply,
+				"Reply-Text": "+OK", "Answer-State": "answered"}).Header
+			for k, v := range h {
+				h[k] = url.PathEscape(v)
+			}
+			h["Content-Type"] = esl.TypeCommandReply
+			return c.send(&esl.Message{Header: h}) == nil
+		case "myevents":
+			c.mu.Lock()
+			c.format, c.names["ALL"] = "plain", true
+			c.filters = append(c.filters, [2]string{"Unique-ID", c.out.rec.ID})
+			c.mu.Unlock()
+			return c.reply("+OK Events Enabled") == nil
+		default:
+			return c.reply("+OK will linger") == nil
+		}
 	case "api":
 		out := c.s.api(rest)
 		return c.send(&esl.Message{Header: map[string]string{"Content-Type": esl.TypeAPIResponse}, Body: []byte(out)}) == nil
@@ -371,6 +396,9 @@ func (c *eslConn) handle(line string, h map[string]string, body []byte) bool {
 		c.mu.Unlock()
 		return c.reply(fmt.Sprintf("+OK filter added. [%s]=[%s]", k, v)) == nil
 	case "sendmsg":
+		if rest == "" && c.out != nil {
+			rest = c.out.rec.ID
+		}
 		return c.reply(c.s.sendmsg(rest, h, body)) == nil
 	case "exit":
 		_ = c.reply("+OK bye")

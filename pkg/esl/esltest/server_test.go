@@ -127,12 +127,19 @@ func TestWireProtocol(t *testing.T) {
 	if m, _ := esl.ReadMessage(r); m == nil || !strings.HasPrefix(string(m.Body), "-ERR") {
 		t.Fatalf("stream to a dead URL: %+v", m)
 	}
+	for _, cmd := range []string{"uuid_broadcast w1 playback::/tmp/a.wav aleg", "uuid_break w1 all", "uuid_send_dtmf w1 12#"} {
+		_, _ = nc.Write([]byte("api " + cmd + "\n\n"))
+		if m, _ := esl.ReadMessage(r); m == nil || !strings.HasPrefix(string(m.Body), "+OK") {
+			t.Fatalf("%s: %+v", cmd, m)
+		}
+	}
 	_, _ = nc.Write([]byte("api uuid_kill w1 USER_BUSY\n\n"))
 	if m, _ := esl.ReadMessage(r); m == nil || string(m.Body) != "+OK\n" {
 		t.Fatalf("uuid_kill: %+v", m)
 	}
 	rec, _ := s.Call("w1")
-	if rec.Cause != 17 || rec.HungUpBy != "app" {
+	if rec.Cause != 17 || rec.HungUpBy != "app" || rec.Breaks != 1 || rec.DTMFReceived != "12#" ||
+		len(rec.Broadcasts) != 1 || rec.Broadcasts[0] != "playback::/tmp/a.wav aleg" {
 		t.Errorf("record %+v", rec)
 	}
 	path := filepath.Join(t.TempDir(), "w1.wav")
