@@ -55,7 +55,8 @@ type DriverConfig struct {
 	// Format is the ExternalMedia format: FormatULaw or FormatSlin16. Media frames are 8 kHz for ulaw, 16 kHz
 	// for slin16.
 	Format string // default: "ulaw"
-	// Transport is TransportRTP or TransportAudioSocket.
+	// Transport is TransportRTP, TransportAudioSocket or TransportWebSocket (chan_websocket: one WebSocket per
+	// call to the ARI server's /media/<id>; MediaHost and ExternalHost are then unused).
 	Transport string // default: "rtp"
 	// Clock is the shared playout clock. When nil the driver creates one and runs it until Close.
 	Clock *audio.Clock // default: a driver-owned clock with a 20 ms period
@@ -171,8 +172,9 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 			}
 			d.as, d.ownAS = s, true
 		}
+	case TransportWebSocket:
 	default:
-		return nil, fmt.Errorf("ari: NewDriver: %w: transport %q (want rtp or audiosocket)", ErrIncompleteConfig, cfg.Transport)
+		return nil, fmt.Errorf("ari: NewDriver: %w: transport %q (want rtp, audiosocket or websocket)", ErrIncompleteConfig, cfg.Transport)
 	}
 	d.clock = cfg.Clock
 	if d.clock == nil {
@@ -186,6 +188,8 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	}
 	if d.rtp != nil {
 		d.group = d.clock.NewGroup(&rtpSender{t: d.rtp})
+	} else if cfg.Transport == TransportWebSocket {
+		d.group = d.clock.NewGroup(wsSender{})
 	} else {
 		d.group = d.clock.NewGroup(&asSender{log: cfg.Logger})
 	}
@@ -197,10 +201,14 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 // Format is the PCM format of every call's Media.
 func (d *Driver) Format() audio.Format { return d.format }
 
-// MediaAddr is the local address of the media socket (the shared RTP socket or the AudioSocket server).
+// MediaAddr is the local address of the media socket (the shared RTP socket or the AudioSocket server; zero for
+// chan_websocket).
 func (d *Driver) MediaAddr() netip.AddrPort {
 	if d.rtp != nil {
 		return d.rtp.LocalAddr()
+	}
+	if d.as == nil {
+		return netip.AddrPort{} // chan_websocket: this process connects to Asterisk
 	}
 	return d.as.Addr()
 }
@@ -550,6 +558,9 @@ func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub 
 
 // newMedia asks Asterisk for the ExternalMedia channel and connects this process's side of it.
 func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
+	if d.cfg.Transport == TransportWebSocket {
+		return d.newMediaWebSocket(ctx, c)
+	}
 	if d.rtp != nil {
 		ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 			ChannelID:     c.extID,

@@ -20,6 +20,7 @@ const (
 	kindRTP                             // ExternalMedia rtp/udp (UnicastRTP)
 	kindAudioSocket                     // ExternalMedia audiosocket/tcp
 	kindSnoop                           // a snoop on another channel
+	kindWebSocket                       // ExternalMedia none/websocket (chan_websocket, connection_type=server)
 )
 
 // channel is one simulated Asterisk channel. Guarded by Server.mu.
@@ -503,9 +504,6 @@ func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params)
 	if format == "" {
 		return 0, nil, errf(http.StatusBadRequest, "format cannot be empty")
 	}
-	if host == "" {
-		return 0, nil, errf(http.StatusBadRequest, "external_host cannot be empty")
-	}
 	if d := p.get("direction"); d != "" && d != "both" {
 		return 0, nil, errf(http.StatusBadRequest, "Unsupported direction %q", d)
 	}
@@ -515,12 +513,21 @@ func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params)
 		kind = kindRTP
 	case "audiosocket/tcp":
 		kind = kindAudioSocket
+	case "none/websocket":
+		kind = kindWebSocket
 	default:
 		return 0, nil, errf(http.StatusBadRequest, "Unsupported encapsulation/transport pair %s/%s", enc, transport)
 	}
-	addr, err := net.ResolveUDPAddr("udp", host)
-	if err != nil || addr.Port == 0 {
-		return 0, nil, errf(http.StatusBadRequest, "external_host must be host:port, got %q", host)
+	var addr *net.UDPAddr
+	if kind != kindWebSocket {
+		if host == "" {
+			return 0, nil, errf(http.StatusBadRequest, "external_host cannot be empty")
+		}
+		a, err := net.ResolveUDPAddr("udp", host)
+		if err != nil || a.Port == 0 {
+			return 0, nil, errf(http.StatusBadRequest, "external_host must be host:port, got %q", host)
+		}
+		addr = a
 	}
 	var leg mediaLeg
 	var name string
@@ -537,6 +544,9 @@ func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params)
 		if lerr == nil {
 			name = "AudioSocket/" + host + "/" + uuid
 		}
+	case kindWebSocket:
+		leg, lerr = s.newWebSocketLeg(format, p.get("connection_type"), host)
+		name = "WebSocket/INCOMING"
 	}
 	if lerr != nil {
 		return 0, nil, lerr
@@ -570,7 +580,9 @@ func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params)
 	}
 	s.legs = append(s.legs, ch)
 	leg.start(s, ch)
-	s.enterStasis(ch)
+	if kind != kindWebSocket { // chan_websocket: StasisStart once the app has connected (serveMedia)
+		s.enterStasis(ch)
+	}
 	return http.StatusOK, ch.json(), nil
 }
 

@@ -1,4 +1,4 @@
-// Package aritest is an in-process Asterisk for tests: ARI REST and events over real HTTP, ExternalMedia over real RTP and AudioSocket, and scripted callees.
+// Package aritest is an in-process Asterisk for tests: ARI REST and events over real HTTP, ExternalMedia over real RTP, AudioSocket and chan_websocket, and scripted callees.
 package aritest
 
 import (
@@ -83,6 +83,9 @@ type Stats struct {
 	MediaOverflow  int64 // received frames dropped because the app sent faster than real time
 	AudioSocketIn  int64 // AudioSocket audio messages accepted
 	AudioSocketOut int64 // AudioSocket audio messages sent
+	WebSocketIn    int64 // chan_websocket audio frames accepted from apps
+	WebSocketOut   int64 // chan_websocket BINARY frames sent to apps
+	WebSocketBad   int64 // chan_websocket TEXT commands ignored (unknown, empty or too long)
 	EventsSent     int64 // events queued to a socket
 	EventsDropped  int64 // events for an app with no socket
 	SkippedTicks   int64 // 20 ms ticks the clock skipped because the process was starved of CPU
@@ -91,6 +94,7 @@ type Stats struct {
 type stats struct {
 	rtpIn, rtpOut, rtpBadSource, rtpBadType, rtpMalformed, overflow atomic.Int64
 	asIn, asOut, eventsSent, eventsDropped, skipped                 atomic.Int64
+	wsIn, wsOut, wsBadText                                          atomic.Int64
 }
 
 // Server is a simulated Asterisk. Its methods are safe for concurrent use.
@@ -101,7 +105,8 @@ type stats struct {
 // "ari"). Endpoints `Local/<exten>@outcall-test` with exten echo, busy, noanswer, congestion, dtmf or hangup
 // behave like DESIGN.md's test dialplan; any other number reaches the callee registered with AddCallee, or is
 // unallocated. A mixing bridge joins the callee with ExternalMedia channels (rtp/udp: ulaw, alaw, slin16;
-// audiosocket/tcp: slin, slin16, ...) that carry real packets on 127.0.0.1. One 20 ms clock drives every call.
+// audiosocket/tcp: slin, slin16, ...; none/websocket with connection_type=server: chan_websocket, which the app
+// reaches at /media/<id>) that carry real packets on 127.0.0.1. One 20 ms clock drives every call.
 type Server struct {
 	cfg   Config
 	log   zerolog.Logger
@@ -228,6 +233,7 @@ func (s *Server) Stats() Stats {
 		RTPBadType: s.stats.rtpBadType.Load(), RTPMalformed: s.stats.rtpMalformed.Load(),
 		MediaOverflow: s.stats.overflow.Load(), AudioSocketIn: s.stats.asIn.Load(),
 		AudioSocketOut: s.stats.asOut.Load(), EventsSent: s.stats.eventsSent.Load(),
+		WebSocketIn: s.stats.wsIn.Load(), WebSocketOut: s.stats.wsOut.Load(), WebSocketBad: s.stats.wsBadText.Load(),
 		EventsDropped: s.stats.eventsDropped.Load(), SkippedTicks: s.stats.skipped.Load(),
 	}
 }
@@ -349,7 +355,14 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "Resource not found"))
 	})
-	return s.auth(m)
+	authed := s.auth(m)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/media/") { // chan_websocket media, outside ARI's auth
+			s.serveMedia(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
 }
 
 // auth checks HTTP Basic credentials or ?api_key=user:pass, answering 401 with a Basic challenge on failure.

@@ -85,6 +85,7 @@ func (s *Server) releaseDigits(c *simCall, now int64, all bool) {
 			ev["digit"], ev["duration_ms"] = string(d.digit), dtmfLength.Milliseconds()
 			s.emit(c.ch1.app, ev)
 		}
+		s.wsDTMF(c.ch1, d.digit)
 	}
 	c.digits = c.digits[n:]
 }
