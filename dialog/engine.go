@@ -420,7 +420,8 @@ func nodeRoutes(n *Node, intent string) bool {
 }
 
 // classify ranks the node's route intents, the global intents and the script's intents; the best one that is
-// not negated wins.
+// not negated (by the keyword matcher or by nlu's negation analysis) wins. When none matches, the default intents
+// of nlu.CommonIntents that the script does not define are ranked the same way.
 func (c *Conversation) classify(ctx context.Context, n *Node, text string) (string, float64) {
 	if c.o.Classifier != nil {
 		names := make([]string, 0, len(c.s.Intents)+len(globalIntents))
@@ -440,8 +441,16 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 	}
 	lower := strings.ToLower(text)
 	best := Match{}
+	var negated map[string]bool // nlu's negation analysis, run once a script intent matches
+	analysed := false
+	isNegated := func(name string) bool {
+		if !analysed {
+			negated, analysed = c.s.negatedIntents(text), true
+		}
+		return negated[name]
+	}
 	consider := func(in *Intent, bonus float64) {
-		if m, ok := keywordMatch(in, text, lower); ok && !m.Negated && m.Score+bonus > best.Score {
+		if m, ok := keywordMatch(in, text, lower); ok && !m.Negated && m.Score+bonus > best.Score && !isNegated(in.Name) {
 			best = m
 			best.Score += bonus
 		}
@@ -456,6 +465,10 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 	}
 	for i := range globalIntents {
 		consider(&globalIntents[i], 0.06) // a request for a human outranks an incidental keyword
+	}
+	if best.Intent == "" {
+		// Nothing the script (or the built-in globals) knows: the default intents, under the script's own.
+		return c.classifyCommon(ctx, text)
 	}
 	if best.Score > 1 {
 		best.Score = 1

@@ -233,6 +233,7 @@ func (s *Script) compile(pos map[string]int) error {
 		}
 		s.intentBy[in.Name] = in
 	}
+	s.neg = negationMatcher(s.Intents)
 	s.slotBy = map[string]*Slot{}
 	for i := range s.Slots {
 		sl := &s.Slots[i]
@@ -375,7 +376,7 @@ func (s *Script) compileNode(c *checker, id string) {
 	for i := range n.Routes {
 		r := &n.Routes[i]
 		rf := fmt.Sprintf("%s.routes[%d]", f, i)
-		if r.Intent != "" && s.intentBy[r.Intent] == nil && !isGlobalIntent(r.Intent) {
+		if r.Intent != "" && s.intentBy[r.Intent] == nil && !isGlobalIntent(r.Intent) && !isCommonIntent(r.Intent) {
 			c.add(rf+".intent", "unknown intent %q", r.Intent)
 		}
 		if r.Goto == "" {

@@ -20,7 +20,7 @@ import (
 // Deps are what Run needs besides the call and the script. ASR and TTS are required.
 type Deps struct {
 	ASR        asr.Recognizer   // speech recognition; required
-	TTS        tts.Synthesizer  // speech synthesis; required
+	TTS        tts.Synthesizer  // speech synthesis; required (wrap it in tts.NewResilient for retries and a fallback voice)
 	Store      Store            // state and journal, one round trip per turn; nil: not persisted
 	Notifier   Notifier         // carries out the script's notify requests; nil: they are only logged
 	Classifier Classifier       // intent classifier (e.g. FromNLU(matcher)); overrides Options.Classifier when set
@@ -42,6 +42,8 @@ type TurnConfig struct {
 	DigitHold    time.Duration   // wait for more after a final that is a digit string; default 1.2s
 	InterDigit   time.Duration   // DTMF reply ends after this gap; default 2s
 	MaxTurns     int             // turns before the call is ended as unresolved; default 40
+	ASRRestarts  int             // restarts of a failed recognition stream per call before escalating; default 1; <0: none
+	TTSRetries   int             // further renderings of a prompt whose rendering failed, before escalating; default 1; <0: none
 }
 
 func (t TurnConfig) withDefaults() TurnConfig {
@@ -60,6 +62,16 @@ func (t TurnConfig) withDefaults() TurnConfig {
 	if t.MaxTurns <= 0 {
 		t.MaxTurns = 40
 	}
+	if t.ASRRestarts == 0 {
+		t.ASRRestarts = 1
+	} else if t.ASRRestarts < 0 {
+		t.ASRRestarts = 0
+	}
+	if t.TTSRetries == 0 {
+		t.TTSRetries = 1
+	} else if t.TTSRetries < 0 {
+		t.TTSRetries = 0
+	}
 	return t
 }
 
@@ -73,6 +85,7 @@ type Result struct {
 	TransferReason string         // Outcome.TransferReason, for convenience
 	CallbackAt     time.Time      // Outcome.CallbackAt
 	OptOut         bool           // Outcome.OptOut: add the number to the do-not-call list
+	Incidents      []Incident     // provider failures handled during the call, and what was done about them
 }
 
 // ErrDeps reports a Deps value Run cannot work with.
@@ -82,6 +95,13 @@ var ErrDeps = errors.New("dialog: incomplete deps")
 // each prompt through TTS, listens through VAD and ASR (DTMF from the call's events), lets the callee barge in,
 // journals each turn and finally hangs up or transfers as the script says. The Result is valid even with an
 // error (it holds what happened up to the failure).
+//
+// A provider failure does not drop the callee: a recognition stream that dies (a final Result with Err, Results
+// closed early, a failed Write) is restarted up to TurnConfig.ASRRestarts times and the prompt asked again; a
+// prompt whose rendering fails is rendered again up to TurnConfig.TTSRetries times, continuing where the audio
+// stopped. Beyond that the call escalates as the script escalates unresolved turns (its escalate node, else a
+// transfer to a human) with the tag TagASRFailed or TagTTSFailed; Result.Incidents records each failure. Wrap
+// TTS in tts.NewResilient with a Fallback to keep speaking through a provider outage.
 func Run(ctx context.Context, c call.Call, s *Script, d Deps) (Result, error) {
 	if d.ASR == nil || d.TTS == nil {
 		return Result{CallID: c.ID()}, fmt.Errorf("%w: ASR and TTS are required", ErrDeps)
@@ -117,9 +137,10 @@ type runner struct {
 	m   call.Media
 	now func() time.Time
 
-	conv  *Conversation
-	turns []Turn
-	pos   time.Duration // callee audio received so far: the runner's clock
+	conv      *Conversation
+	turns     []Turn
+	incidents []Incident
+	pos       time.Duration // callee audio received so far: the runner's clock
 }
 
 type frameOrErr struct {
@@ -136,6 +157,41 @@ type speech struct {
 	done    chan time.Duration // the writer's total, once it stops
 	first   time.Duration      // wall time from text to first frame written
 	firstCh chan time.Duration
+	err     error   // a rendering that failed after its retries; set before done is sent
+	lastErr error   // the writer's last rendering failure
+	retried []error // failures a further rendering mended; read after done
+}
+
+// errMediaWrite marks a failure to write to the call (hung up, cancelled), which no re-rendering mends.
+var errMediaWrite = errors.New("dialog: media write")
+
+// render synthesizes text and writes its frames through write, skipping the first *played of audio (what an
+// earlier, failed rendering of the same text already played) and adding what it writes to *played.
+func (r *runner) render(ctx context.Context, text string, speed float64, rate int, played *time.Duration,
+	write func(audio.Frame) error) error {
+	src, err := r.d.TTS.Synthesize(ctx, tts.Request{Text: text, Language: r.s.Language, Speed: speed, Voice: r.d.Voice, Rate: rate})
+	if err != nil {
+		return err
+	}
+	var pos time.Duration
+	for {
+		f, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d := f.Duration()
+		pos += d
+		if pos <= *played {
+			continue
+		}
+		if err := write(f); err != nil {
+			return fmt.Errorf("%w: %w", errMediaWrite, err)
+		}
+		*played += d
+	}
 }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
@@ -144,12 +200,20 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		return Result{CallID: r.c.ID()}, err
 	}
 	r.conv = conv
-	rate := r.m.Format().Rate
-	stream, err := r.d.ASR.Start(ctx, asr.Config{Language: r.s.Language, SampleRate: rate})
-	if err != nil {
-		return r.result(), fmt.Errorf("dialog: start ASR: %w", err)
+	restarts := 0
+	stream, err := r.startASR(ctx)
+	for err != nil && ctx.Err() == nil && restarts < r.tc.ASRRestarts {
+		restarts++
+		stream, err = r.startASR(ctx)
 	}
-	defer stream.Close()
+	if ctx.Err() != nil {
+		return r.result(), ctx.Err()
+	}
+	defer func() {
+		if stream != nil {
+			stream.Close()
+		}
+	}()
 
 	frames := make(chan frameOrErr, 8)
 	go func() {
@@ -173,11 +237,18 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	r.journal(ctx, Turn{Seq: 0, Time: r.now(), Node: r.s.Start, Input: "start", Reply: open.Prompt, NextNode: open.Node})
 	r.notify(ctx, open.Notify)
 
+	if err != nil {
+		// No recognition at all: say so to a human rather than talk to a callee the bot cannot hear.
+		r.incident(IncidentASR, err, ActionEscalated)
+		reply = r.escalate(ctx, reply, TagASRFailed)
+	}
+
 	var pre *speech
 	for {
 		in, heard, bargeIn, lat, err := r.turn(ctx, reply, pre, stream, frames, events, vad)
 		pre = nil
-		if err != nil {
+		pf := asProviderFailure(err)
+		if err != nil && pf == nil {
 			if errors.Is(err, errCalleeGone) {
 				in = HungUp()
 			} else {
@@ -185,7 +256,32 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			}
 		}
 		if reply.Done {
+			if pf != nil {
+				r.incident(pf.kind, pf.err, ActionIgnored)
+			}
 			return r.finish(ctx, reply)
+		}
+		if pf != nil {
+			switch pf.kind {
+			case IncidentASR:
+				_ = stream.Close()
+				stream = nil
+				if restarts < r.tc.ASRRestarts {
+					restarts++
+					if stream, err = r.startASR(ctx); err == nil {
+						r.incident(IncidentASR, pf.err, ActionRestarted)
+						reply = r.conv.askAgain(reply)
+						continue
+					}
+					r.log.Error().Err(err).Msg("ASR restart failed")
+				}
+				r.incident(IncidentASR, pf.err, ActionEscalated)
+				reply = r.escalate(ctx, reply, TagASRFailed)
+			case IncidentTTS:
+				r.incident(IncidentTTS, pf.err, ActionEscalated)
+				reply = r.escalate(ctx, reply, TagTTSFailed)
+			}
+			continue
 		}
 		t0 := time.Now()
 		var onSentence func(string)
@@ -291,6 +387,23 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 	if maxUtt <= 0 {
 		maxUtt = 20 * time.Second
 	}
+	var results <-chan asr.Result // nil, never ready, when recognition is down (the final prompt of an escalation)
+	if stream != nil {
+		results = stream.Results()
+	}
+	var asrFailed error // a recognition failure during a closing prompt, which must still play
+	// lostASR returns the failure that ends the turn, or nil during a closing prompt (recognition stops).
+	lostASR := func(err error) error {
+		f := &providerFailure{IncidentASR, err}
+		if true {
+			return f
+		}
+		if asrFailed == nil {
+			asrFailed = f
+		}
+		stream, results = nil, nil
+		return nil
+	}
 	var (
 		listenFrom  = time.Duration(-1) // r.pos when listening began (the prompt ended)
 		onset       = time.Duration(-1) // start of the callee's current speech
@@ -303,13 +416,34 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 		lastVoiced  time.Duration
 	)
 	for {
-		if !speaking() && listenFrom < 0 {
+		isSpeaking := speaking()
+		if sp != nil && sp.written && len(sp.retried) > 0 {
+			for _, e := range sp.retried {
+				r.incident(IncidentTTS, e, ActionRetried)
+			}
+			sp.retried = nil
+		}
+		if sp != nil && sp.written && sp.err != nil && !reply.Done {
+			// The prompt could not be rendered in full: the callee cannot answer what they did not hear.
+			err := sp.err
+			sp = nil
+			return Input{}, heard, bargeIn, lat, &providerFailure{IncidentTTS, err}
+		}
+		if !isSpeaking && listenFrom < 0 {
 			if reply.Done {
+				// A closing prompt is played to its end whatever failed; the failure is only reported.
+				var failed error
 				if sp != nil {
 					<-sp.done
+					if sp.err != nil {
+						failed = &providerFailure{IncidentTTS, sp.err}
+					}
 					sp = nil
 				}
-				return Input{}, heard, false, lat, nil
+				if failed == nil {
+					failed = asrFailed
+				}
+				return Input{}, heard, false, lat, failed
 			}
 			listenFrom = r.pos
 		}
@@ -353,8 +487,12 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: read media: %w", fe.err)
 			}
 			r.pos += fe.f.Duration()
-			if err := stream.Write(fe.f); err != nil {
-				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: ASR write: %w", err)
+			if stream != nil {
+				if err := stream.Write(fe.f); err != nil {
+					if f := lostASR(err); f != nil {
+						return Input{}, heard, bargeIn, lat, f
+					}
+				}
 			}
 			ev, evOK := vad.Process(fe.f)
 			if evOK {
@@ -388,12 +526,17 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 			if listenFrom >= 0 && onset < 0 && text == "" && digits == "" && r.pos-listenFrom >= timeout {
 				return Silence(), heard, bargeIn, lat, nil
 			}
-		case res, ok := <-stream.Results():
-			if !ok {
-				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: ASR stream closed")
-			}
-			if res.Err != nil {
-				r.log.Warn().Err(res.Err).Msg("ASR failed mid-utterance")
+		case res, ok := <-results:
+			if !ok || res.Err != nil {
+				cause := errASRClosed
+				if ok {
+					cause = res.Err
+				}
+				r.log.Warn().Err(cause).Msg("ASR failed")
+				if f := lostASR(cause); f != nil {
+					return Input{}, heard, bargeIn, lat, f
+				}
+				continue
 			}
 			if !res.Final {
 				partial = res.Text
@@ -480,28 +623,36 @@ func (r *runner) speakStream(ctx context.Context, texts <-chan string, speed flo
 				}
 				text = t
 			}
-			src, err := r.d.TTS.Synthesize(pctx, tts.Request{Text: text, Language: r.s.Language, Speed: speed, Voice: r.d.Voice, Rate: rate})
-			if err != nil {
-				if pctx.Err() == nil {
-					r.log.Error().Err(err).Msg("TTS failed; sentence skipped")
+			var played time.Duration // of this text
+			for attempt := 0; ; attempt++ {
+				err := r.render(pctx, text, speed, rate, &played, func(f audio.Frame) error {
+					if err := r.m.Write(pctx, f); err != nil {
+						return err
+					}
+					if total == 0 {
+						sp.firstCh <- time.Since(t0)
+					}
+					total += f.Duration()
+					return nil
+				})
+				if errors.Is(err, errMediaWrite) {
+					return // the call is gone or the speech was stopped
 				}
-				continue
-			}
-			for {
-				f, err := src.Read(pctx)
-				if err != nil {
-					if !errors.Is(err, io.EOF) && pctx.Err() == nil {
-						r.log.Error().Err(err).Msg("TTS stream failed")
+				if err == nil || pctx.Err() != nil {
+					if err == nil && attempt > 0 {
+						sp.retried = append(sp.retried, sp.lastErr)
 					}
 					break
 				}
-				if err := r.m.Write(pctx, f); err != nil {
-					return
+				sp.lastErr = err
+				if attempt >= r.tc.TTSRetries {
+					r.log.Error().Err(err).Int("attempts", attempt+1).Msg("TTS failed")
+					if sp.err == nil {
+						sp.err = err
+					}
+					break
 				}
-				if total == 0 {
-					sp.firstCh <- time.Since(t0)
-				}
-				total += f.Duration()
+				r.log.Warn().Err(err).Dur("played", played).Msg("TTS failed; rendering again")
 			}
 		}
 	}()
@@ -566,8 +717,40 @@ func (r *runner) finish(ctx context.Context, reply Reply) (Result, error) {
 	return r.result(), err
 }
 
+// startASR starts a recognition stream for the call's audio.
+func (r *runner) startASR(ctx context.Context) (asr.Stream, error) {
+	s, err := r.d.ASR.Start(ctx, asr.Config{Language: r.s.Language, SampleRate: r.m.Format().Rate})
+	if err != nil {
+		return nil, fmt.Errorf("dialog: start ASR: %w", err)
+	}
+	return s, nil
+}
+
+// incident records a provider failure.
+func (r *runner) incident(kind string, err error, action string) {
+	in := Incident{Kind: kind, Action: action}
+	if err != nil {
+		in.Err = err.Error()
+	}
+	if r.conv != nil {
+		in.Turn, in.Node = r.conv.st.Turn, r.conv.st.Node
+	}
+	r.incidents = append(r.incidents, in)
+	r.log.Warn().Str("kind", kind).Str("action", action).Err(err).Msg("provider failure")
+}
+
+// escalate sends the conversation the script's escalation way after a provider failure and journals it.
+func (r *runner) escalate(ctx context.Context, prev Reply, tag string) Reply {
+	next := r.conv.escalate(tag, tag)
+	t := TurnOf(prev, Input{}, next, r.conv.st, r.now())
+	t.Input = tag
+	r.journal(ctx, t)
+	r.notify(ctx, next.Notify)
+	return next
+}
+
 func (r *runner) result() Result {
-	res := Result{CallID: r.c.ID(), Turns: r.turns}
+	res := Result{CallID: r.c.ID(), Turns: r.turns, Incidents: r.incidents}
 	if r.conv != nil {
 		st := r.conv.st
 		res.Outcome = st.Outcome

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
+	"github.com/outcall/outcall/pkg/nlu"
 	"gopkg.in/yaml.v3"
 )
 
@@ -29,6 +30,7 @@ type Script struct {
 	compiled bool
 	intentBy map[string]*Intent
 	slotBy   map[string]*Slot
+	neg      *nlu.Matcher   // the intents again, for nlu's negation analysis
 	env      map[string]any // typed zero values: the expression and template environment used for checks
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/asr"
-	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/internal/wsasr"
 )
 
 // provider names this package in errors.
@@ -162,180 +161,59 @@ func (r *Recognizer) Start(ctx context.Context, c asr.Config) (asr.Stream, error
 		return nil, perr("start", err, false)
 	}
 
-	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	conn, resp, err := websocket.Dial(dctx, r.cfg.URL, &websocket.DialOptions{
+	chunk := 2 * c.SampleRate * 60 * r.cfg.ChunkSize[1] / r.cfg.ChunkInterval / 1000
+	ws, err := wsasr.Dial(ctx, wsasr.Options{
+		Provider:     provider,
+		URL:          r.cfg.URL,
 		HTTPClient:   r.cfg.HTTPClient,
 		Subprotocols: []string{"binary"}, // the Python server insists on it; the C++ server ignores it
-	})
-	cancel()
+		DialTimeout:  r.cfg.DialTimeout,
+		WriteTimeout: r.cfg.WriteTimeout,
+		Rate:         c.SampleRate,
+		Chunk:        chunk,
+		End:          []byte(`{"is_speaking": false}`),
+		ErrClosed:    ErrClosed,
+		ErrConfig:    ErrConfig,
+		Transient: func(resp *http.Response) bool {
+			return resp == nil || resp.StatusCode < 400 || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+		},
+	}, first)
 	if err != nil {
-		transient := true
-		if resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
-			transient = false
-		}
-		return nil, perr("dial", err, transient)
+		return nil, err
 	}
-	conn.SetReadLimit(1 << 20)
-	wctx, wcancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
-	err = conn.Write(wctx, websocket.MessageText, first)
-	wcancel()
-	if err != nil {
-		conn.CloseNow()
-		return nil, perr("start", err, true)
-	}
-
-	sctx, scancel := context.WithCancel(ctx)
 	s := &stream{
-		cfg:     &r.cfg,
-		conn:    conn,
-		ctx:     sctx,
-		cancel:  scancel,
-		rate:    c.SampleRate,
-		chunk:   2 * c.SampleRate * 60 * r.cfg.ChunkSize[1] / r.cfg.ChunkInterval / 1000,
-		results: make(chan asr.Result, 16),
-		closed:  make(chan struct{}),
-		log:     r.cfg.Logger.With().Str("provider", provider).Str("wav_name", start.WavName).Logger(),
+		Stream: ws,
+		cfg:    &r.cfg,
+		log:    r.cfg.Logger.With().Str("provider", provider).Str("wav_name", start.WavName).Logger(),
 	}
-	if s.chunk < 2 {
-		s.chunk = 2
-	}
-	s.buf = make([]byte, 0, s.chunk)
-	go s.read()
+	go ws.Serve(s.read)
 	s.log.Debug().Str("mode", start.Mode).Int("audio_fs", start.AudioFS).Msg("funasr stream started")
 	return s, nil
 }
 
+// stream is the FunASR protocol over the shared WebSocket transport; Close sends {"is_speaking": false}.
 type stream struct {
-	cfg    *Config
-	conn   *websocket.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
-	rate   int
-	chunk  int // bytes per audio message
-	log    zerolog.Logger
-
-	mu      sync.Mutex
-	buf     []byte
-	written int64 // samples sent
-	err     error // first write failure
-	closing bool
-
-	samples atomic.Int64 // samples written, read by the reader for offsets
-	results chan asr.Result
-	closed  chan struct{} // closed when Close has sent the end of audio
-}
-
-// Write queues f's samples and sends a message once a chunk is full.
-func (s *stream) Write(f audio.Frame) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if s.closing {
-		return perr("write", ErrClosed, false)
-	}
-	if f.Rate != 0 && f.Rate != s.rate {
-		return perr("write", fmt.Errorf("%w: frame rate %d, stream rate %d", ErrConfig, f.Rate, s.rate), false)
-	}
-	s.buf = audio.AppendPCM16LE(s.buf, f.Samples)
-	s.samples.Add(int64(len(f.Samples)))
-	if len(s.buf) >= s.chunk {
-		return s.flushLocked()
-	}
-	return nil
-}
-
-func (s *stream) flushLocked() error {
-	if len(s.buf) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WriteTimeout)
-	err := s.conn.Write(ctx, websocket.MessageBinary, s.buf)
-	cancel()
-	s.buf = s.buf[:0]
-	if err != nil {
-		s.err = perr("write", err, true)
-		return s.err
-	}
-	return nil
-}
-
-// Results delivers partial and final results; it is closed after the server's last result.
-func (s *stream) Results() <-chan asr.Result { return s.results }
-
-// Close sends the remaining audio and the end-of-audio flag {"is_speaking": false}. The server's last results
-// still arrive on Results.
-func (s *stream) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return nil
-	}
-	s.closing = true
-	if s.err != nil {
-		close(s.closed)
-		return nil // the reader reports the failure
-	}
-	err := s.flushLocked()
-	// The reader must know the end is coming before the server can answer it.
-	close(s.closed)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WriteTimeout)
-	defer cancel()
-	if err := s.conn.Write(ctx, websocket.MessageText, []byte(`{"is_speaking": false}`)); err != nil {
-		s.err = perr("close", err, true)
-		return s.err
-	}
-	return nil
+	*wsasr.Stream
+	cfg *Config
+	log zerolog.Logger
 }
 
 // read turns server messages into Results until the server's end, a failure, or the context's end.
-func (s *stream) read() {
-	defer close(s.results)
-	defer s.cancel()
-	defer s.conn.CloseNow()
-
+func (s *stream) read(msgs <-chan []byte, errc <-chan error) {
 	var partial strings.Builder // online text of the current sentence, which FunASR sends in pieces
 	var partialStart time.Duration
-	msgs := make(chan []byte)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			typ, b, err := s.conn.Read(s.ctx)
-			if err != nil {
-				errc <- err
-				return
-			}
-			if typ != websocket.MessageText {
-				continue
-			}
-			select {
-			case msgs <- b:
-			case <-s.ctx.Done():
-				errc <- s.ctx.Err()
-				return
-			}
-		}
-	}()
-	defer func() {
-		s.cancel()
-		<-errc
-	}()
 
 	flushPartial := func() bool {
 		if partial.Len() == 0 {
 			return true
 		}
-		r := asr.Result{Text: partial.String(), Final: true, Start: partialStart, End: s.pos()}
+		r := asr.Result{Text: partial.String(), Final: true, Start: partialStart, End: s.Pos()}
 		partial.Reset()
-		return s.emit(r)
+		return s.Emit(r)
 	}
 	var finalTimer <-chan time.Time
 	var timer *time.Timer
-	closed := s.closed
+	closed := s.Closed()
 	for {
 		select {
 		case <-closed:
@@ -349,21 +227,20 @@ func (s *stream) read() {
 			flushPartial()
 			return
 		case err := <-errc:
-			errc <- err // for the deferred drain
-			if s.isClosing() && (websocket.CloseStatus(err) == websocket.StatusNormalClosure || s.ctx.Err() != nil) {
+			if s.IsClosing() && (websocket.CloseStatus(err) == websocket.StatusNormalClosure || s.Context().Err() != nil) {
 				flushPartial()
 				return
 			}
-			if s.ctx.Err() != nil && !s.isClosing() {
+			if s.Context().Err() != nil && !s.IsClosing() {
 				return // the caller's context ended: nobody is waiting for results
 			}
 			s.log.Warn().Err(err).Msg("funasr connection lost")
-			s.emit(asr.Result{Final: true, Text: partial.String(), Err: perr("read", err, true)})
+			s.Emit(asr.Result{Final: true, Text: partial.String(), Err: perr("read", err, true)})
 			return
 		case b := <-msgs:
 			var m message
 			if err := json.Unmarshal(b, &m); err != nil {
-				s.emit(asr.Result{Final: true, Err: perr("read", fmt.Errorf("%w: %v", ErrProtocol, err), false)})
+				s.Emit(asr.Result{Final: true, Err: perr("read", fmt.Errorf("%w: %v", ErrProtocol, err), false)})
 				return
 			}
 			if s.cfg.PythonServer {
@@ -376,17 +253,17 @@ func (s *stream) read() {
 			switch m.Mode {
 			case ModeOnline, "2pass-online":
 				if partial.Len() == 0 {
-					partialStart = s.pos()
+					partialStart = s.Pos()
 				}
 				partial.WriteString(m.Text)
-				if m.IsFinal && s.isClosing() {
+				if m.IsFinal && s.IsClosing() {
 					break // flushed as a final below
 				}
-				if m.Text != "" && !s.emit(asr.Result{Text: partial.String(), Start: partialStart, End: s.pos()}) {
+				if m.Text != "" && !s.Emit(asr.Result{Text: partial.String(), Start: partialStart, End: s.Pos()}) {
 					return
 				}
 			case ModeOffline, "2pass-offline":
-				r := asr.Result{Text: m.Text, Final: true, Start: partialStart, End: s.pos()}
+				r := asr.Result{Text: m.Text, Final: true, Start: partialStart, End: s.Pos()}
 				if partial.Len() == 0 {
 					r.Start = r.End
 				}
@@ -394,16 +271,16 @@ func (s *stream) read() {
 					r.Start, r.End = start, end
 				}
 				partial.Reset()
-				if m.Text != "" && !s.emit(r) {
+				if m.Text != "" && !s.Emit(r) {
 					return
 				}
-				if m.Mode == ModeOffline && s.isClosing() {
+				if m.Mode == ModeOffline && s.IsClosing() {
 					// Offline servers send one result after the end of audio and never set is_final.
 					return
 				}
 			case "":
 				if strings.HasPrefix(m.Text, "ERROR") {
-					s.emit(asr.Result{Final: true, Err: perr("recognize", fmt.Errorf("%w: %s", ErrServer, m.Text), false)})
+					s.Emit(asr.Result{Final: true, Err: perr("recognize", fmt.Errorf("%w: %s", ErrServer, m.Text), false)})
 					return
 				}
 				if !m.IsFinal {
@@ -412,33 +289,11 @@ func (s *stream) read() {
 			default:
 				s.log.Debug().Str("mode", m.Mode).Msg("funasr: unknown mode ignored")
 			}
-			if m.IsFinal && s.isClosing() {
+			if m.IsFinal && s.IsClosing() {
 				flushPartial()
 				return
 			}
 		}
-	}
-}
-
-func (s *stream) isClosing() bool {
-	select {
-	case <-s.closed:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *stream) pos() time.Duration {
-	return audio.Format{Rate: s.rate}.Duration(int(s.samples.Load()))
-}
-
-func (s *stream) emit(r asr.Result) bool {
-	select {
-	case s.results <- r:
-		return true
-	case <-s.ctx.Done():
-		return false
 	}
 }
 

@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/asr"
+	"github.com/outcall/outcall/internal/wsasr"
 	"github.com/outcall/outcall/pkg/audio"
 )
 
@@ -125,159 +123,42 @@ func (r *Recognizer) Start(ctx context.Context, c asr.Config) (asr.Stream, error
 	if err != nil {
 		return nil, perr("start", err, false)
 	}
-	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	conn, resp, err := websocket.Dial(dctx, r.cfg.URL, &websocket.DialOptions{HTTPClient: r.cfg.HTTPClient})
-	cancel()
+	ws, err := wsasr.Dial(ctx, wsasr.Options{
+		Provider:     provider,
+		URL:          r.cfg.URL,
+		HTTPClient:   r.cfg.HTTPClient,
+		DialTimeout:  r.cfg.DialTimeout,
+		WriteTimeout: r.cfg.WriteTimeout,
+		Rate:         c.SampleRate,
+		Chunk:        2 * audio.Format{Rate: c.SampleRate}.Samples(r.cfg.ChunkDuration),
+		End:          []byte(eofMessage),
+		ErrClosed:    ErrClosed,
+		ErrConfig:    ErrConfig,
+		Transient: func(resp *http.Response) bool {
+			return resp == nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+		},
+	}, first)
 	if err != nil {
-		transient := resp == nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
-		return nil, perr("dial", err, transient)
+		return nil, err
 	}
-	conn.SetReadLimit(1 << 20)
-	wctx, wcancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
-	err = conn.Write(wctx, websocket.MessageText, first)
-	wcancel()
-	if err != nil {
-		conn.CloseNow()
-		return nil, perr("start", err, true)
-	}
-	sctx, scancel := context.WithCancel(ctx)
-	s := &stream{
-		cfg:     &r.cfg,
-		conn:    conn,
-		ctx:     sctx,
-		cancel:  scancel,
-		rate:    c.SampleRate,
-		chunk:   2 * audio.Format{Rate: c.SampleRate}.Samples(r.cfg.ChunkDuration),
-		results: make(chan asr.Result, 16),
-		closed:  make(chan struct{}),
-		log:     r.cfg.Logger.With().Str("provider", provider).Logger(),
-	}
-	s.chunk = max(s.chunk, 2)
-	s.buf = make([]byte, 0, s.chunk)
-	go s.read()
+	s := &stream{Stream: ws, cfg: &r.cfg, log: r.cfg.Logger.With().Str("provider", provider).Logger()}
+	go ws.Serve(s.read)
 	return s, nil
 }
 
+// stream is the vosk-server protocol over the shared WebSocket transport; Close sends the EOF message.
 type stream struct {
-	cfg    *Config
-	conn   *websocket.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
-	rate   int
-	chunk  int
-	log    zerolog.Logger
-
-	mu      sync.Mutex
-	buf     []byte
-	err     error
-	closing bool
-
-	sent    atomic.Int64 // audio messages sent; the server answers each one, then the EOF
-	samples atomic.Int64
-	results chan asr.Result
-	closed  chan struct{}
+	*wsasr.Stream
+	cfg *Config
+	log zerolog.Logger
 }
 
-// Write queues f's samples and sends a message once a chunk is full.
-func (s *stream) Write(f audio.Frame) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if s.closing {
-		return perr("write", ErrClosed, false)
-	}
-	if f.Rate != 0 && f.Rate != s.rate {
-		return perr("write", fmt.Errorf("%w: frame rate %d, stream rate %d", ErrConfig, f.Rate, s.rate), false)
-	}
-	s.buf = audio.AppendPCM16LE(s.buf, f.Samples)
-	s.samples.Add(int64(len(f.Samples)))
-	if len(s.buf) >= s.chunk {
-		return s.flushLocked()
-	}
-	return nil
-}
-
-func (s *stream) flushLocked() error {
-	if len(s.buf) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WriteTimeout)
-	err := s.conn.Write(ctx, websocket.MessageBinary, s.buf)
-	cancel()
-	s.buf = s.buf[:0]
-	if err != nil {
-		s.err = perr("write", err, true)
-		return s.err
-	}
-	s.sent.Add(1)
-	return nil
-}
-
-// Results delivers partial and final results; it is closed after the server's answer to the end of audio.
-func (s *stream) Results() <-chan asr.Result { return s.results }
-
-// Close sends the remaining audio and {"eof" : 1}; the final result still arrives on Results.
-func (s *stream) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return nil
-	}
-	s.closing = true
-	if s.err != nil {
-		close(s.closed)
-		return nil
-	}
-	err := s.flushLocked()
-	close(s.closed)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WriteTimeout)
-	defer cancel()
-	if err := s.conn.Write(ctx, websocket.MessageText, []byte(eofMessage)); err != nil {
-		s.err = perr("close", err, true)
-		return s.err
-	}
-	return nil
-}
-
-func (s *stream) read() {
-	defer close(s.results)
-	defer s.cancel()
-	defer s.conn.CloseNow()
-
-	msgs := make(chan []byte)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			typ, b, err := s.conn.Read(s.ctx)
-			if err != nil {
-				errc <- err
-				return
-			}
-			if typ != websocket.MessageText {
-				continue
-			}
-			select {
-			case msgs <- b:
-			case <-s.ctx.Done():
-				errc <- s.ctx.Err()
-				return
-			}
-		}
-	}()
-	defer func() {
-		s.cancel()
-		<-errc
-	}()
-
+// read turns server messages into Results until the answer to the EOF, a failure, or the context's end.
+func (s *stream) read(msgs <-chan []byte, errc <-chan error) {
 	var answered int64
 	var lastPartial string
 	var finalTimer <-chan time.Time
-	closed := s.closed
+	closed := s.Closed()
 	for {
 		select {
 		case <-closed:
@@ -286,22 +167,21 @@ func (s *stream) read() {
 			defer t.Stop()
 			finalTimer = t.C
 		case <-finalTimer:
-			s.emit(asr.Result{Final: true, Text: lastPartial,
+			s.Emit(asr.Result{Final: true, Text: lastPartial,
 				Err: perr("read", fmt.Errorf("no final result within %v of end of audio", s.cfg.FinalTimeout), true)})
 			return
 		case err := <-errc:
-			errc <- err
-			if s.ctx.Err() != nil && !s.isClosing() {
+			if s.Context().Err() != nil && !s.IsClosing() {
 				return
 			}
 			s.log.Warn().Err(err).Msg("vosk connection lost")
-			s.emit(asr.Result{Final: true, Text: lastPartial, Err: perr("read", err, true)})
+			s.Emit(asr.Result{Final: true, Text: lastPartial, Err: perr("read", err, true)})
 			return
 		case b := <-msgs:
 			answered++
 			res, ok, err := decode(b)
 			if err != nil {
-				s.emit(asr.Result{Final: true, Err: perr("read", err, false)})
+				s.Emit(asr.Result{Final: true, Err: perr("read", err, false)})
 				return
 			}
 			if ok {
@@ -313,11 +193,11 @@ func (s *stream) read() {
 					lastPartial = res.Text
 				}
 			}
-			if ok && !s.emit(res) {
+			if ok && !s.Emit(res) {
 				return
 			}
 			// The answer to the EOF is the last one: one answer per audio message, then the EOF's.
-			if s.isClosing() && answered > s.sent.Load() {
+			if s.IsClosing() && answered > s.Sent() {
 				return
 			}
 		}
@@ -383,24 +263,6 @@ func clamp01(f float64) float64 {
 		return 1
 	}
 	return f
-}
-
-func (s *stream) isClosing() bool {
-	select {
-	case <-s.closed:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *stream) emit(r asr.Result) bool {
-	select {
-	case s.results <- r:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
 }
 
 func perr(op string, err error, transient bool) error {

@@ -92,7 +92,7 @@ func run(ctx context.Context, env exampleenv.Env, cfg config, stdout, stderr io.
 			return nil, err
 		}
 	case !env.Simulated():
-		return nil, errors.New("ARI_URL is set: give the numbers to call with -contacts file.csv (columns phone,name)")
+		return nil, errors.New("a real PBX is set (ARI_URL or FS_ESL_ADDR): give the numbers to call with -contacts file.csv (columns phone,name)")
 	default:
 		for _, p := range people {
 			contacts = append(contacts, campaign.Contact{Phone: p.phone, Name: p.name})

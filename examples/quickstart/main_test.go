@@ -21,6 +21,7 @@ func TestQuickstart(t *testing.T) {
 	defer cancel()
 	out := t.TempDir()
 	var stdout bytes.Buffer
+	defer exampleenv.TestLock()()
 	start := time.Now()
 	recs, err := run(ctx, exampleenv.Default(), config{Out: out}, &stdout, io.Discard)
 	if err != nil {

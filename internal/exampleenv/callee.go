@@ -30,10 +30,15 @@ func say(when callee.Trigger, offset time.Duration, text string) callee.Step {
 	return callee.Step{Action: callee.Say, When: when, Offset: offset, Text: text, Audio: audio, AudioRate: 8000}
 }
 
+// greetAt is when a simulated callee speaks first after answering. The bot's media leg is set up after the answer
+// (bridge, ExternalMedia), which takes a few hundred milliseconds and longer on a loaded machine; audio spoken before
+// it exists is lost, as on a real PBX, so the greeting waits for it.
+const greetAt = 1200 * time.Millisecond
+
 // Person is a callee who answers after half a second with a short greeting ("喂?"), then gives each reply after
 // the bot's next prompt. The answer classifier hears a short greeting followed by silence: a person.
 func Person(greeting string, replies ...string) callee.Script {
-	s := callee.Script{Name: greeting, AnswerAfter: 500 * time.Millisecond, Steps: []callee.Step{SayAt(200*time.Millisecond, greeting)}}
+	s := callee.Script{Name: greeting, AnswerAfter: 500 * time.Millisecond, Steps: []callee.Step{SayAt(greetAt, greeting)}}
 	for _, r := range replies {
 		s.Steps = append(s.Steps, Reply(r))
 	}
@@ -43,7 +48,7 @@ func Person(greeting string, replies ...string) callee.Script {
 // Machine is an answering machine: a long greeting, then silence until the bot hangs up.
 func Machine(greeting string) callee.Script {
 	return callee.Script{Name: "voicemail", AnswerAfter: 300 * time.Millisecond, HangupAfterSteps: true, Steps: []callee.Step{
-		SayAt(200*time.Millisecond, greeting),
+		SayAt(greetAt, greeting),
 		{Action: callee.Silence, When: callee.Now, Duration: 4 * time.Second},
 	}}
 }
@@ -53,5 +58,5 @@ func Busy() callee.Script { return callee.Script{Name: "busy", Answer: callee.Bu
 
 // Agent is the human agent transfers reach on the simulator: a greeting, then it hangs up.
 func Agent() callee.Script {
-	return callee.Script{Name: "agent", HangupAfterSteps: true, Steps: []callee.Step{SayAt(300*time.Millisecond, "您好,人工客服为您服务")}}
+	return callee.Script{Name: "agent", HangupAfterSteps: true, Steps: []callee.Step{SayAt(greetAt, "您好,人工客服为您服务")}}
 }

@@ -6,10 +6,12 @@ package exampleenv
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
 	"github.com/outcall/outcall/ari"
+	"github.com/outcall/outcall/pkg/esl"
 )
 
 // ErrConfig reports a setting that is chosen but incomplete or unknown.
@@ -17,7 +19,8 @@ var ErrConfig = errors.New("exampleenv: bad configuration")
 
 // Env is the environment an example runs in, read by FromEnv.
 type Env struct {
-	ARI          *ari.Config // real Asterisk; nil: the embedded simulator
+	ARI          *ari.Config // real Asterisk; nil: the embedded simulator (or FreeSWITCH when ESL is set)
+	ESL          *esl.Config // real FreeSWITCH (FS_ESL_ADDR, FS_ESL_PASSWORD); nil: not used
 	DialEndpoint string      // DIAL_ENDPOINT: dial string template with {number}; default on the simulator: PJSIP/{number}@trunk
 	MediaHost    string      // MEDIA_HOST: address the PBX sends RTP to; default 127.0.0.1
 	RedisURL     string      // REDIS_URL: Redis for the dialog store and the campaign; empty: memory
@@ -34,7 +37,7 @@ type Env struct {
 }
 
 // Simulated reports whether calls go to the embedded simulator.
-func (e Env) Simulated() bool { return e.ARI == nil }
+func (e Env) Simulated() bool { return e.ARI == nil && e.ESL == nil }
 
 // LLMConfigured reports whether a model endpoint is set (LLM_MODEL plus OPENAI_BASE_URL or OPENAI_API_KEY).
 func (e Env) LLMConfigured() bool {
@@ -64,15 +67,25 @@ func fromLookup(get func(string) string) (Env, error) {
 	default:
 		e.ARI = &ac
 	}
-	if v("FS_ESL_ADDR") != "" || v("FS_ESL_PASSWORD") != "" {
-		bad("FS_ESL_ADDR is set, but the examples drive FreeSWITCH only once pkg/esl lands in this build; unset it or use ARI_URL")
+	switch addr, pw := v("FS_ESL_ADDR"), v("FS_ESL_PASSWORD"); {
+	case addr == "" && pw == "":
+	case addr == "" || pw == "":
+		bad("FreeSWITCH: set FS_ESL_ADDR and FS_ESL_PASSWORD together")
+	case e.ARI != nil:
+		bad("both ARI_URL and FS_ESL_ADDR are set: choose one PBX")
+	default:
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("FS_ESL_ADDR %q: want host:port", addr)
+		}
+		e.ESL = &esl.Config{Addr: addr, Password: pw}
 	}
 	if e.MediaHost == "" {
 		e.MediaHost = "127.0.0.1"
 	}
-	if e.ARI != nil {
+	if !e.Simulated() {
 		if e.DialEndpoint == "" {
-			bad("ARI_URL is set but DIAL_ENDPOINT is empty (e.g. PJSIP/{number}@trunk or Local/{number}@outcall-test)")
+			bad("a real PBX is set but DIAL_ENDPOINT is empty (Asterisk: PJSIP/{number}@trunk or Local/{number}@outcall-test; " +
+				"FreeSWITCH: sofia/gateway/trunk/{number})")
 		}
 	} else if e.DialEndpoint == "" {
 		e.DialEndpoint = "PJSIP/{number}@trunk"
@@ -117,7 +130,7 @@ func fromLookup(get func(string) string) (Env, error) {
 	default:
 		bad("TTS=%q: want fake, espeak or openai", e.TTS)
 	}
-	if e.ARI == nil && e.ASR != "fake" {
+	if e.Simulated() && e.ASR != "fake" {
 		// The simulator's scripted callees speak ttstest audio, which only the fake recognizer reads.
 		bad("ASR=%s cannot understand the simulator's scripted callees; use ASR=fake, or set ARI_URL for a real Asterisk", e.ASR)
 	}

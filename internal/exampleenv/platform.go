@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
+	"github.com/outcall/outcall/pkg/esl"
 	"github.com/outcall/outcall/pkg/store"
 	"github.com/outcall/outcall/tts"
 	"github.com/outcall/outcall/tts/espeak"
@@ -84,6 +86,23 @@ func Open(ctx context.Context, env Env, log zerolog.Logger) (p *Platform, err er
 		p.Store = store.NewMemory()
 	}
 
+	if env.ESL != nil {
+		ec := *env.ESL
+		ec.Logger = log.With().Str("part", "esl").Logger()
+		client, err := esl.Dial(ctx, ec)
+		if err != nil {
+			return nil, fmt.Errorf("connect to FreeSWITCH at %s: %w", ec.Addr, err)
+		}
+		p.closers = append(p.closers, client.Close)
+		drv, err := esl.NewDriver(client, esl.DriverConfig{MediaListen: net.JoinHostPort(env.MediaHost, "0"),
+			Logger: log.With().Str("part", "esl-driver").Logger()})
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, drv.Close)
+		p.Dialer = drv
+		return p, nil
+	}
 	cfg := ari.Config{}
 	if env.ARI != nil {
 		cfg = *env.ARI
@@ -127,7 +146,10 @@ func (p *Platform) AddCallee(e164 string, s callee.Script) error {
 // Where says in words what the calls run on, for the example's first line of output.
 func (p *Platform) Where() string {
 	pbx := "embedded Asterisk simulator (aritest) on " + strings.TrimPrefix(p.simURL(), "http://")
-	if p.Sim == nil {
+	switch {
+	case p.Env.ESL != nil:
+		pbx = "FreeSWITCH at " + p.Env.ESL.Addr
+	case p.Sim == nil:
 		pbx = "Asterisk at " + p.Env.ARI.URL
 	}
 	st := "memory store"

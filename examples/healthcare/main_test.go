@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/outcall/outcall/internal/exampleenv"
+)
+
+func TestHealthcare(t *testing.T) {
+	ctx := context.Background()
+	res, err := example.RunForTest(ctx, t.TempDir(), os.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exampleenv.Check(t, res.Records, []exampleenv.Expect{
+		{ID: "appointment", Tags: []string{"appointment_confirmed"}, Turns: 2},
+		{ID: "appointment-elderly", Tags: []string{"elderly", "appointment_confirmed"}, Turns: 2},
+		{ID: "followup-bp-high", Tags: []string{"bp_abnormal", "doctor_alert"}, Turns: 4,
+			Slots: map[string]any{"symptom": "头晕", "adherent": true, "systolic": 150, "diastolic": 95}},
+		{ID: "followup-glucose-ok", Tags: []string{"followup_done"}, Turns: 4, Slots: map[string]any{"glucose": 6.2, "symptom": "无"}},
+		{ID: "education", Tags: []string{"education_repeated", "education_done"}, Turns: 3},
+	})
+	if r := exampleenv.ByID(res.Records)["followup-glucose-ok"].Result; r != nil && r.Outcome.Has("doctor_alert") {
+		t.Error("a normal glucose value must not alert the doctor")
+	}
+	// The abnormal blood pressure reached the doctor as a signed alert; the normal follow-up was synced.
+	var alert, sync bool
+	for _, w := range res.Webhooks {
+		alert = alert || w.Event == "alert.doctor:王" && strings.Contains(w.Text, "150/95")
+		sync = sync || w.Event == "webhook.doctor-workstation" && strings.Contains(w.Text, "血糖6.2")
+	}
+	if !alert || !sync {
+		t.Errorf("webhooks %+v", res.Webhooks)
+	}
+	// The elderly patient and the education call get an SMS follow-up; the younger patient does not.
+	var sms []string
+	for _, n := range res.Notifications {
+		if n.Channel == "sms" {
+			sms = append(sms, n.Text)
+		}
+	}
+	if len(sms) != 2 || !strings.Contains(strings.Join(sms, "|"), "李奶奶") {
+		t.Errorf("sms %q", sms)
+	}
+}

@@ -1,0 +1,182 @@
+// Command loadtest drives many concurrent AI calls through the whole outcall stack and measures what the library
+// costs: ARI REST and events, ExternalMedia RTP over real UDP on 127.0.0.1, G.711, the jitter buffer, VAD,
+// resampling, an instant fake ASR and TTS (text round-trips through audio), the dialog runtime and the Redis store on
+// a real redis-server. The Asterisk simulator (ari/aritest) runs in a second process — this binary re-executed
+// with -sim — so each side's CPU is accounted separately. Each simulated callee answers, talks over the bot once
+// (barge-in), answers the other prompts and hangs up after -turns utterances; calls start at -rate per second and
+// at most -n are live.
+//
+//	go run ./examples/loadtest -n 500 -for 15s
+//	go run ./examples/loadtest -sweep -json out/loadtest.json -rtpfloor /tmp/rtpfloor
+//
+// REDIS_URL selects the Redis server; when it is unset a redis-server is started for the run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func main() {
+	var (
+		simMode  = flag.Bool("sim", false, "run the simulator process (used by the controller; speaks JSON lines on stdin/stdout)")
+		n        = flag.Int("n", 100, "concurrent calls")
+		rate     = flag.Float64("rate", 0, "call starts per second (default n/4, at least 20)")
+		turns    = flag.Int("turns", 3, "callee utterances per call, one of them a barge-in (>= 2)")
+		window   = flag.Duration("for", 15*time.Second, "measurement window per size, after the ramp")
+		settle   = flag.Duration("settle", time.Second, "wait between the ramp and the window")
+		bargeIn  = flag.Duration("bargein", 0, "dialog TurnConfig.BargeInAfter (default: the library's 400ms)")
+		jitter   = flag.Int("jitter", 0, "driver JitterDepth in frames (default: the driver's 3)")
+		sweep    = flag.Bool("sweep", false, "run every size of -sizes")
+		sizes    = flag.String("sizes", "100,500,1000,2000", "sweep sizes")
+		jsonOut  = flag.String("json", "", "write the results as JSON to this file")
+		cpuProf  = flag.String("cpuprofile", "", "write the controller's CPU profile over the window (sweep: file.N)")
+		floorBin = flag.String("rtpfloor", "", "rtpfloor binary: measure the bare RTP floor for the same N after each run")
+		verbose  = flag.Bool("v", false, "warnings of the library on stderr")
+	)
+	flag.Parse()
+	log := zerolog.Nop()
+	if *verbose {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	}
+	if *simMode {
+		if err := serveSim(os.Stdin, os.Stdout, *turns, log); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest -sim:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+	list := []int{*n}
+	if *sweep {
+		list = nil
+		for _, s := range strings.Split(*sizes, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || v <= 0 {
+				fmt.Fprintf(os.Stderr, "loadtest: bad size %q in -sizes\n", s)
+				os.Exit(2)
+			}
+			list = append(list, v)
+		}
+	}
+	base := Config{Rate: *rate, Turns: *turns, For: *window, Settle: *settle, BargeInAfter: *bargeIn,
+		JitterDepth: *jitter, Floor: *floorBin, Progress: os.Stderr, Logger: log,
+		Sim: []string{exe, "-sim"}}
+	if *verbose {
+		base.Sim = append(base.Sim, "-v")
+	}
+	results, err := sweepSizes(ctx, base, list, *cpuProf, os.Stdout)
+	if *jsonOut != "" && len(results) > 0 {
+		if werr := writeJSON(*jsonOut, results); werr != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", werr)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// sweepSizes runs base for each size, with a redis-server of its own unless REDIS_URL is set, and prints the
+// table to w.
+func sweepSizes(ctx context.Context, base Config, sizes []int, cpuProf string, w io.Writer) ([]*Result, error) {
+	if base.RedisURL == "" {
+		base.RedisURL = os.Getenv("REDIS_URL")
+	}
+	if base.RedisURL == "" {
+		rs, err := startRedis(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer rs.stop()
+		base.RedisURL = rs.url
+	}
+	var results []*Result
+	for _, size := range sizes {
+		cfg := base
+		cfg.Calls = size
+		cfg.fill()
+		if cpuProf != "" {
+			cfg.CPUProfile = cpuProf
+			if len(sizes) > 1 {
+				cfg.CPUProfile = cpuProf + "." + strconv.Itoa(size)
+			}
+		}
+		res, err := Run(ctx, cfg)
+		if err != nil {
+			return results, err
+		}
+		if cfg.Floor != "" {
+			fr, err := runFloor(ctx, cfg.Floor, size, cfg.FloorFor)
+			if err != nil {
+				return results, err
+			}
+			res.FloorCores, res.FloorUs, res.FloorCommand = fr.Cores, fr.UsPerCall, fr.Command
+			if fr.UsPerCall > 0 {
+				res.FloorRatio = res.CPUPerCallUs / fr.UsPerCall
+			}
+		}
+		results = append(results, res)
+		for _, e := range res.ErrorList {
+			fmt.Fprintln(os.Stderr, "loadtest: n="+strconv.Itoa(size)+":", e)
+		}
+	}
+	printTable(w, results)
+	return results, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printTable writes one row per size and marks each figure against issue 10's targets.
+func printTable(w io.Writer, rs []*Result) {
+	fmt.Fprintln(w, "| N | live (mean) | done / started | errors | ctl CPU | µs CPU / call-s | × floor | RSS / call | heap / call | goroutines / call | jitter p50 / p99 | turn p50 / p99 (callee, − jitter buf) | turn proc p50 / p99 | barge-in stop p50 / p99 (leaked) | Redis RT / turn | sim CPU |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		floor := "—"
+		if r.FloorRatio > 0 {
+			floor = fmt.Sprintf("%.1f× (%.0f µs)", r.FloorRatio, r.FloorUs)
+		}
+		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %d | %.2f cores (%.0f %%)%s | %.0f | %s | %.0f KiB%s | %.0f KiB | %.1f | %.2f / %.2f ms%s | %.0f / %.0f ms | %.0f / %.0f µs%s | %.0f / %.0f ms (%d)%s | %.2f%s | %.2f cores |\n",
+			r.Calls, r.LiveMean, r.Completed, r.Started, r.Errors,
+			r.CPUCores, r.CPUPercent, mark(r.Calls >= 2000, r.CPUPercent < 60),
+			r.CPUPerCallUs, floor,
+			r.RSSPerCallKiB, mark(true, r.RSSPerCallKiB <= 256), r.HeapPerCallKiB, r.GoroutinesPerCall,
+			r.JitterP50Ms, r.JitterP99Ms, mark(true, r.JitterP99Ms < 5),
+			r.TurnP50Ms, r.TurnP99Ms, r.ProcP50Us, r.ProcP99Us, mark(r.Calls == 500, r.ProcP99Us < 5000),
+			r.BargeP50Ms, r.BargeP99Ms, r.BargeLeaked, mark(true, r.BargeP99Ms <= 100 && r.BargeLeaked == 0),
+			r.RedisPerTurn, mark(true, r.RedisPerTurn <= 1.0001), r.SimCPUCores)
+	}
+}
+
+// mark returns " ✓" or " ✗" when the target applies, else "".
+func mark(applies, met bool) string {
+	switch {
+	case !applies:
+		return ""
+	case met:
+		return " ✓"
+	}
+	return " ✗"
+}

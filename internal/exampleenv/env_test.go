@@ -1,0 +1,73 @@
+package exampleenv
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFromEnv(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		errs []string // substrings the error must hold; none: no error
+		sim  bool
+	}{
+		{name: "nothing set: simulator", env: nil, sim: true},
+		{name: "real asterisk", env: map[string]string{"ARI_URL": "http://10.0.0.5:8088", "ARI_USERNAME": "u", "ARI_PASSWORD": "p",
+			"DIAL_ENDPOINT": "PJSIP/{number}@trunk"}},
+		{name: "ari without endpoint", env: map[string]string{"ARI_URL": "http://10.0.0.5:8088"}, errs: []string{"DIAL_ENDPOINT is empty"}},
+		{name: "ari user without password", env: map[string]string{"ARI_URL": "http://a:8088", "ARI_USERNAME": "u",
+			"DIAL_ENDPOINT": "PJSIP/{number}@trunk"}, errs: []string{"ARI_USERNAME and ARI_PASSWORD together"}},
+		{name: "ari password without url", env: map[string]string{"ARI_PASSWORD": "p", "ARI_USERNAME": "u"}, errs: []string{"missing ARI_URL"}},
+		{name: "endpoint without placeholder", env: map[string]string{"DIAL_ENDPOINT": "PJSIP/100@trunk"}, errs: []string{"no {number}"}},
+		{name: "freeswitch without password", env: map[string]string{"FS_ESL_ADDR": "127.0.0.1:8021"}, errs: []string{"FS_ESL_ADDR and FS_ESL_PASSWORD together"}},
+		{name: "freeswitch", env: map[string]string{"FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "ClueCon",
+			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}"}},
+		{name: "two PBXs", env: map[string]string{"FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "x", "ARI_URL": "http://a:8088",
+			"DIAL_ENDPOINT": "PJSIP/{number}@t"}, errs: []string{"choose one PBX"}},
+		{name: "freeswitch bad address", env: map[string]string{"FS_ESL_ADDR": "fs.local", "FS_ESL_PASSWORD": "x",
+			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}"}, errs: []string{"want host:port"}},
+		{name: "openai asr without key", env: map[string]string{"ASR": "openai", "ARI_URL": "http://a:8088", "DIAL_ENDPOINT": "PJSIP/{number}@t"},
+			errs: []string{"ASR=openai needs OPENAI_API_KEY"}},
+		{name: "real asr on the simulator", env: map[string]string{"ASR": "vosk", "VOSK_URL": "ws://127.0.0.1:2700"},
+			errs: []string{"cannot understand the simulator"}},
+		{name: "unknown tts and funasr without url", env: map[string]string{"TTS": "azure", "ASR": "funasr", "ARI_URL": "http://a:8088",
+			"DIAL_ENDPOINT": "PJSIP/{number}@t"}, errs: []string{`TTS="azure"`, "FUNASR_URL"}},
+		{name: "model without endpoint", env: map[string]string{"LLM_MODEL": "qwen"}, errs: []string{"LLM_MODEL is set"}},
+		{name: "espeak and a local model", env: map[string]string{"TTS": "espeak", "LLM_MODEL": "qwen", "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}, sim: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := fromLookup(func(k string) string { return tc.env[k] })
+			if len(tc.errs) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Simulated() != tc.sim {
+					t.Errorf("simulated %v", e.Simulated())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, s := range tc.errs {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+		})
+	}
+	if d := Default(); !d.Simulated() || d.ASR != "fake" || d.TTS != "fake" || d.MediaHost != "127.0.0.1" || d.DialEndpoint == "" {
+		t.Errorf("default %+v", d)
+	}
+}
+
+func TestEndpointNumber(t *testing.T) {
+	for in, want := range map[string]string{"PJSIP/collections-queue": "collections-queue", "PJSIP/8001@trunk": "8001",
+		"Local/agent@outcall-test": "agent", "SIP/trunk/sip:13800138000@host": "13800138000"} {
+		if got := EndpointNumber(in); got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}

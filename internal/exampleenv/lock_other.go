@@ -1,0 +1,5 @@
+//go:build !unix
+
+package exampleenv
+
+func testLock() (unlock func()) { return func() {} }
