@@ -218,7 +218,13 @@ func (j *JitterBuffer) Pop(dst []int16) ([]int16, JitterInfo) {
 		info.Status = JitterSilence
 	}
 	if j.buffered == 0 && j.lossRun >= j.cfg.ConcealFrames {
-		// Underrun with nothing queued: rebuffer to Depth before playing again.
+		// Underrun with nothing queued: rebuffer to Depth before playing again. The slots concealed since the last
+		// real frame never arrived; RTP keeps counting sequence numbers across a silence (only the timestamp jumps),
+		// so the next talk spurt starts right after the last packet received. Rewind the playout point to there, so
+		// that spurt's first packets are played rather than dropped as late.
+		j.next -= uint64(j.lossRun)
+		j.playedTo = j.next
+		j.lossRun = 0
 		j.started = false
 		j.stats.Resyncs++
 	}

@@ -3,6 +3,7 @@ package audio
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -237,4 +238,55 @@ func abs(v int) int {
 		return -v
 	}
 	return v
+}
+
+// TestJitterTalkSpurtAfterSilence: a PBX sends no packets while the far end is silent; RTP sequence numbers continue
+// where they stopped and only the timestamp jumps. The first frames of the next talk spurt must be played, not
+// dropped as late because concealment advanced the playout point during the silence.
+func TestJitterTalkSpurtAfterSilence(t *testing.T) {
+	j := NewJitterBuffer(JitterConfig{})
+	frame := func(v int16) []int16 {
+		f := make([]int16, 160)
+		for i := range f {
+			f[i] = v
+		}
+		return f
+	}
+	seq, ts := uint16(100), uint32(8000)
+	push := func(v int16) {
+		if err := j.Push(seq, ts, frame(v)); err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		ts += 160
+	}
+	var played []int16
+	pop := func() {
+		f, info := j.Pop(nil)
+		if info.Status == JitterFrame {
+			played = append(played, f[0])
+		}
+	}
+	for i := 1; i <= 5; i++ { // spurt 1: frames 1..5
+		push(int16(i))
+		pop()
+	}
+	for i := 0; i < 30; i++ { // 600 ms of silence: no packets
+		pop()
+	}
+	ts += 30 * 160
+	for i := 11; i <= 15; i++ { // spurt 2: frames 11..15, sequence numbers continuing
+		push(int16(i))
+		pop()
+	}
+	for i := 0; i < 10; i++ {
+		pop()
+	}
+	want := []int16{1, 2, 3, 4, 5, 11, 12, 13, 14, 15}
+	if fmt.Sprint(played) != fmt.Sprint(want) {
+		t.Fatalf("played %v, want %v (stats %+v)", played, want, j.Stats())
+	}
+	if st := j.Stats(); st.Late != 0 {
+		t.Fatalf("%d packets dropped as late", st.Late)
+	}
 }
