@@ -395,7 +395,7 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 	// lostASR returns the failure that ends the turn, or nil during a closing prompt (recognition stops).
 	lostASR := func(err error) error {
 		f := &providerFailure{IncidentASR, err}
-		if true {
+		if !reply.Done {
 			return f
 		}
 		if asrFailed == nil {
