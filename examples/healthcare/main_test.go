@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
+	"io"
 	"strings"
 	"testing"
 
@@ -11,7 +11,7 @@ import (
 
 func TestHealthcare(t *testing.T) {
 	ctx := context.Background()
-	res, err := example.RunForTest(ctx, t.TempDir(), os.Stdout)
+	res, err := example.RunForTest(ctx, t.TempDir(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

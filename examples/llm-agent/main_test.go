@@ -17,7 +17,7 @@ import (
 )
 
 func TestNoModelIsAClearError(t *testing.T) {
-	_, err := example.RunForTest(context.Background(), t.TempDir(), io.Discard)
+	_, err := example.Run(context.Background(), exampleenv.Default(), exampleenv.Options{Out: t.TempDir()}, io.Discard, io.Discard)
 	if !errors.Is(err, exampleenv.ErrConfig) || !strings.Contains(err.Error(), "LLM_MODEL") || !strings.Contains(err.Error(), "OPENAI_BASE_URL") {
 		t.Fatalf("err = %v", err)
 	}

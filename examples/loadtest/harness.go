@@ -46,6 +46,7 @@ type Config struct {
 	Floor      string
 	FloorFor   time.Duration // default: 12s
 	CPUProfile string        // write the controller's CPU profile over the window to this file; empty: none
+	MemProfile string        // write the controller's heap profile at the window's end to this file; empty: none
 	// WholeRun counts the latency samples of the whole run rather than only those of the window: for short runs
 	// (tests) whose window is shorter than a call.
 	WholeRun bool
@@ -327,6 +328,11 @@ func (r *run) drive(ctx context.Context, sim *simProc) (*Result, error) {
 	rtp1 := r.drv.RTPStats()
 	liveEnd := r.drv.ActiveCalls()
 	rss1, heap1 := processRSS(), heapInUse()
+	if cfg.MemProfile != "" {
+		if err := writeHeapProfile(cfg.MemProfile); err != nil {
+			return nil, err
+		}
+	}
 	u1, err := sim.usage()
 	if err != nil {
 		return nil, err
@@ -574,6 +580,18 @@ func (p *simProc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-done
 	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func heapInUse() int64 {

@@ -41,6 +41,7 @@ func main() {
 		sizes    = flag.String("sizes", "100,500,1000,2000", "sweep sizes")
 		jsonOut  = flag.String("json", "", "write the results as JSON to this file")
 		cpuProf  = flag.String("cpuprofile", "", "write the controller's CPU profile over the window (sweep: file.N)")
+		memProf  = flag.String("memprofile", "", "write the controller's heap profile at the window's end (sweep: file.N)")
 		floorBin = flag.String("rtpfloor", "", "rtpfloor binary: measure the bare RTP floor for the same N after each run")
 		verbose  = flag.Bool("v", false, "warnings of the library on stderr")
 	)
@@ -81,7 +82,7 @@ func main() {
 	if *verbose {
 		base.Sim = append(base.Sim, "-v")
 	}
-	results, err := sweepSizes(ctx, base, list, *cpuProf, os.Stdout)
+	results, err := sweepSizes(ctx, base, list, *cpuProf, *memProf, os.Stdout)
 	if *jsonOut != "" && len(results) > 0 {
 		if werr := writeJSON(*jsonOut, results); werr != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", werr)
@@ -94,8 +95,8 @@ func main() {
 }
 
 // sweepSizes runs base for each size, with a redis-server of its own unless REDIS_URL is set, and prints the
-// table to w.
-func sweepSizes(ctx context.Context, base Config, sizes []int, cpuProf string, w io.Writer) ([]*Result, error) {
+// table to w. Profiles named by cpuProf and memProf get the size as a suffix when there are several sizes.
+func sweepSizes(ctx context.Context, base Config, sizes []int, cpuProf, memProf string, w io.Writer) ([]*Result, error) {
 	if base.RedisURL == "" {
 		base.RedisURL = os.Getenv("REDIS_URL")
 	}
@@ -112,12 +113,7 @@ func sweepSizes(ctx context.Context, base Config, sizes []int, cpuProf string, w
 		cfg := base
 		cfg.Calls = size
 		cfg.fill()
-		if cpuProf != "" {
-			cfg.CPUProfile = cpuProf
-			if len(sizes) > 1 {
-				cfg.CPUProfile = cpuProf + "." + strconv.Itoa(size)
-			}
-		}
+		cfg.CPUProfile, cfg.MemProfile = profilePath(cpuProf, size, len(sizes)), profilePath(memProf, size, len(sizes))
 		res, err := Run(ctx, cfg)
 		if err != nil {
 			return results, err
@@ -139,6 +135,14 @@ func sweepSizes(ctx context.Context, base Config, sizes []int, cpuProf string, w
 	}
 	printTable(w, results)
 	return results, nil
+}
+
+// profilePath is path, suffixed with .size in a sweep; "" stays "".
+func profilePath(path string, size, sizes int) string {
+	if path == "" || sizes == 1 {
+		return path
+	}
+	return path + "." + strconv.Itoa(size)
 }
 
 func writeJSON(path string, v any) error {

@@ -77,7 +77,10 @@ func startARI(t *testing.T) *pbx {
 	if err := client.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{})
+	// A deeper jitter buffer than the default 60 ms: the test machine is shared and the race detector slows every
+	// goroutine, so packets of the simulator's clock can be later than on a PBX; a late packet is a lost frame, and
+	// a lost frame garbles the callee's words.
+	drv, err := ari.NewDriver(client, ari.DriverConfig{JitterDepth: 15})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +123,9 @@ func startESL(t *testing.T) *pbx {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	drv, err := esl.NewDriver(client, esl.DriverConfig{})
+	// More slack than the default 60 ms before a late callee frame is replaced by silence, for the same reason as
+	// the ari driver's jitter depth.
+	drv, err := esl.NewDriver(client, esl.DriverConfig{ReadSlack: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

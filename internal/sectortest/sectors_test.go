@@ -21,7 +21,7 @@ var clock = func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UT
 
 // leadIn is quiet audio before each callee utterance: a talk spurt that starts after silence loses its first
 // frames in the receiving jitter buffer, and the recogniser needs the words whole.
-const leadIn = 100 * time.Millisecond
+const leadIn = 300 * time.Millisecond
 
 // voice is a callee step saying text; ttstest renders it and asrtest reads it back as exactly text.
 func voice(when callee.Trigger, at time.Duration, text string) callee.Step {
@@ -64,15 +64,16 @@ type path struct {
 	slots       map[string]any    // captured slots
 	notify      []note            // every notification sent, in any order
 	dtmf        string            // keys the callee pressed, taken as one reply
-	bargeIn     string            // node whose prompt the callee talks over and cuts
+	bargeIn     string            // node of the opening prompt, which the callee talks over and cuts
 	backchannel string            // what the callee says over a prompt without cutting it
 	turn        dialog.TurnConfig // turn-taking thresholds; zero: the defaults
 	check       func(*testing.T, dialog.Result)
 }
 
-// backchannelTurns lets a backchannel be told apart by its words: with the default BargeInAfter (400 ms) the VAD
-// cuts the bot on a short 好的 before the recogniser has any text, and the backchannel then becomes the reply (a
-// dialog bug, see the package's report). Above the length of 嗯 and 好的, only the recognised text decides.
+// backchannelTurns lets a backchannel be told apart by its words. With the default BargeInAfter (400 ms), dialog's
+// VAD rule cuts the bot on 好的 (and on ari on 嗯) before the recogniser has any text (it cuts while the partial is
+// still empty), so the final "好的" arrives when the bot no longer speaks and is taken as the reply: a dialog bug,
+// reported to the lead. Above the length of 嗯 and 好的 only the recognised text decides, which is what this checks.
 var backchannelTurns = dialog.TurnConfig{BargeInAfter: 700 * time.Millisecond}
 
 func finance(days int, kv ...any) map[string]any {
