@@ -9,11 +9,12 @@ import (
 func TestCommonIntentsInSectorScripts(t *testing.T) {
 	gov := map[string]any{"name": "陈大爷", "scenario": "policy"}
 	runPaths(t, "../examples/government/script.yaml", []pathCase{
-		// policy routes "yes" (想, 要, ...) to the eligibility questions: 不需要 must not take that route.
+		// policy routes "yes" (想, 要, ...) to the eligibility questions: 不需要 must not take that route; it is
+		// the script's "no" and ends the call politely.
 		{name: "不需要 is not a yes", vars: gov, inputs: []Input{Say("不需要")},
-			path: []string{"scenario", "policy"}},
+			path: []string{"scenario", "policy", "policy_bye"}},
 		{name: "不需要了谢谢 is not a yes", vars: gov, inputs: []Input{Say("不需要了,谢谢")},
-			path: []string{"scenario", "policy"}},
+			path: []string{"scenario", "policy", "policy_bye"}},
 		{name: "a plain yes still is", vars: gov, inputs: []Input{Say("要的")},
 			path: []string{"scenario", "policy", "elig_resident"}},
 		{name: "我不是本人 is the wrong person", vars: gov, inputs: []Input{Say("我不是本人")},

@@ -42,12 +42,10 @@ func botScript(turns int) (*dialog.Script, error) {
 	return dialog.Load([]byte(b.String()), "loadtest.yaml")
 }
 
-// leadIn is the silence every callee utterance starts with. The driver's jitter buffer (pkg/audio) drops the first
-// ConcealFrames (4) packets of every talk spurt after the first: at the end of a spurt it conceals 4 frames and
-// counts their sequence numbers as played, so the next spurt's first packets, which continue the sequence, arrive
-// "late". Without a lead-in the data-over-voice preamble of every second and later utterance is cut and the fake
-// ASR hears nothing. The lead-in makes the loss fall on silence; latencies measured from an utterance's start
-// subtract it.
+// leadIn is the silence every callee utterance starts with, as a person draws breath. It was first added to work
+// around a jitter-buffer bug this harness found (the first 4 packets of every talk spurt after the first were
+// dropped as late; fixed in pkg/audio since); it is kept so the sweeps stay comparable. Latencies measured from an
+// utterance's start subtract it.
 const leadIn = 100 * time.Millisecond
 
 // calleeScript is what every simulated callee does: it answers the greeting, talks over the bot's second prompt

@@ -7,12 +7,6 @@ import (
 	"github.com/outcall/outcall/tts/ttstest"
 )
 
-// leadIn is quiet audio put before every scripted utterance. After a silence the PBX sends the next talk spurt
-// with the RTP sequence continuing where it stopped, and the receiving jitter buffer has already concealed a few
-// slots past the last packet, so it drops the first frames of the new spurt as late. Five silent frames absorb
-// that, so the words themselves arrive whole.
-const leadIn = 5 * 160
-
 // Reply is a callee step that says text once the bot has finished its prompt.
 func Reply(text string) callee.Step { return say(callee.AfterBot, 0, text) }
 
@@ -26,8 +20,7 @@ func say(when callee.Trigger, offset time.Duration, text string) callee.Step {
 		// Only text longer than the modem can frame fails; leave it to the simulator's renderer to report.
 		return callee.Step{Action: callee.Say, When: when, Offset: offset, Text: text}
 	}
-	audio := append(make([]int16, leadIn), pcm...)
-	return callee.Step{Action: callee.Say, When: when, Offset: offset, Text: text, Audio: audio, AudioRate: 8000}
+	return callee.Step{Action: callee.Say, When: when, Offset: offset, Text: text, Audio: pcm, AudioRate: 8000}
 }
 
 // greetAt is when a simulated callee speaks first after answering. The bot's media leg is set up after the answer
