@@ -13,13 +13,15 @@ const (
 
 // Incident kinds and actions, in Incident.Kind and Incident.Action.
 const (
-	IncidentASR = "asr" // the recognition stream failed or ended early
-	IncidentTTS = "tts" // a prompt's rendering failed
+	IncidentASR      = "asr"      // the recognition stream failed or ended early
+	IncidentTTS      = "tts"      // a prompt's rendering failed
+	IncidentTransfer = "transfer" // the transfer to a human could not be made (no target, agent unreachable)
 
 	ActionRestarted = "restarted" // the ASR stream was restarted and the prompt asked again
 	ActionRetried   = "retried"   // the rendering was retried and completed
 	ActionEscalated = "escalated" // the call went the script's escalation way (escalate node or a human)
 	ActionIgnored   = "ignored"   // the failure hit the closing prompt; the end action went ahead
+	ActionHungUp    = "hung-up"   // the call was ended rather than left on an open line
 )
 
 // Incident is a provider failure the runtime handled during a call: what failed, where, and what it did about
@@ -27,7 +29,7 @@ const (
 type Incident struct {
 	Turn   int    `json:"turn"`   // State.Turn when it happened
 	Node   string `json:"node"`   // node the conversation was at
-	Kind   string `json:"kind"`   // IncidentASR or IncidentTTS
+	Kind   string `json:"kind"`   // IncidentASR, IncidentTTS or IncidentTransfer
 	Err    string `json:"err"`    // the provider's error
 	Action string `json:"action"` // ActionRestarted, ActionRetried, ActionEscalated or ActionIgnored
 }

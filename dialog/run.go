@@ -705,6 +705,14 @@ func (r *runner) finish(ctx context.Context, reply Reply) (Result, error) {
 	case EndTransfer:
 		t := reply.Transfer
 		err = r.c.Transfer(ctx, call.Target{Endpoint: t.Endpoint, Context: t.Context, Extension: t.Extension})
+		if err != nil && !errors.Is(err, call.ErrHungUp) {
+			// A transfer that cannot happen (no target configured, agent unreachable) must not leave the callee on
+			// a silent open line: end the call and report why.
+			r.incident(IncidentTransfer, err, ActionHungUp)
+			if herr := r.c.Hangup(context.WithoutCancel(ctx), call.CauseNormal); herr != nil && !errors.Is(herr, call.ErrHungUp) {
+				r.log.Error().Err(herr).Msg("hang-up after a failed transfer failed")
+			}
+		}
 	case EndHangup:
 		err = r.c.Hangup(ctx, call.CauseNormal)
 	}

@@ -2,6 +2,7 @@ package dialog_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -240,5 +241,43 @@ func TestRunASRDiesDuringClosingPrompt(t *testing.T) {
 	}
 	if heard := fc.botHeard(); heard < frames-closing/2 {
 		t.Fatalf("callee heard %d bot frames of %d: the closing prompt was cut", heard, frames)
+	}
+}
+
+// refusingTransfer is a call whose PBX refuses every transfer, as a driver does for a target with no endpoint.
+type refusingTransfer struct{ *fakeCall }
+
+func (c refusingTransfer) Transfer(context.Context, call.Target) error {
+	return errors.New("transfer target has no endpoint")
+}
+
+// TestFailedTransferHangsUp: a transfer that cannot be made ends the call with an incident instead of leaving the
+// callee on a silent open line.
+func TestFailedTransferHangsUp(t *testing.T) {
+	s, err := dialog.Load([]byte(`name: notarget
+start: ask
+intents: [{name: agent, keywords: [人工]}]
+nodes:
+  ask:
+    say: ["请问需要人工服务吗?"]
+    routes: [{intent: agent, goto: agent}]
+  agent: {say: ["好的,正在转接。"], end: {action: transfer, reason: requested}}
+`), "notarget.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := newFakeCall(t, step{say: "我要人工"})
+	res, err := dialog.Run(t.Context(), refusingTransfer{fc}, s, dialog.Deps{ASR: &asrtest.Recognizer{}, TTS: &ttstest.Synthesizer{}})
+	if err == nil {
+		t.Fatal("a refused transfer reported no error")
+	}
+	fc.mu.Lock()
+	hung := fc.hungUp
+	fc.mu.Unlock()
+	if !hung {
+		t.Fatal("the call was left open after the failed transfer")
+	}
+	if n := len(res.Incidents); n == 0 || res.Incidents[n-1].Kind != dialog.IncidentTransfer || res.Incidents[n-1].Action != dialog.ActionHungUp {
+		t.Fatalf("incidents %+v", res.Incidents)
 	}
 }
