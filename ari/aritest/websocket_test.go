@@ -319,8 +319,16 @@ func TestWebSocketCloseLeavesNoGoroutines(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-closed; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
-		t.Fatalf("media socket ended with %v, want close 1000", err)
+	// The socket must end. A hang-up closes it with 1000 (checked above); at a whole-server shutdown the close
+	// handshake may lose the race with the listener closing, as an Asterisk shutdown would, so a dropped
+	// connection is accepted here too.
+	select {
+	case err := <-closed:
+		if code := websocket.CloseStatus(err); code != websocket.StatusNormalClosure && code != -1 {
+			t.Fatalf("media socket ended with %v, want close 1000 or a dropped connection", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("media socket still open after Close")
 	}
 	deadline := time.Now().Add(time.Second)
 	for len(running()) > 0 && time.Now().Before(deadline) {
