@@ -201,16 +201,10 @@ func (ph *phase) apply(x []float32) float32 {
 }
 
 func toInt16(v float32) int16 {
-	if v >= 32767 {
-		return 32767
-	}
-	if v <= -32768 {
-		return -32768
-	}
-	if v < 0 {
-		return int16(v - 0.5)
-	}
-	return int16(v + 0.5)
+	// Clamp, then round to nearest by adding 1.5·2^23: a float32 has no fraction bits left at that magnitude, so the
+	// addition itself rounds (exact for |v| < 2^22). Branch-free, which matters: this runs for every output sample.
+	v = min(max(v, -32768), 32767)
+	return int16(int32(v+12582912) - 12582912)
 }
 
 // newDesign builds the polyphase bank for from → to.

@@ -251,3 +251,18 @@ func TestResamplerChirpStopBand(t *testing.T) {
 		}
 	}
 }
+
+func TestToInt16RoundsAndClamps(t *testing.T) {
+	for _, c := range []struct {
+		in   float32
+		want int16
+	}{
+		{0, 0}, {0.4, 0}, {0.6, 1}, {-0.6, -1}, {1.5, 2}, {-1.5, -2}, {1234.49, 1234}, {-1234.51, -1235},
+		{32766.6, 32767}, {32767.4, 32767}, {40000, 32767}, {1e30, 32767},
+		{-32767.6, -32768}, {-32768.4, -32768}, {-40000, -32768}, {-1e30, -32768},
+	} {
+		if got := toInt16(c.in); got != c.want {
+			t.Errorf("toInt16(%v) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
