@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -151,6 +152,7 @@ type frameOrErr struct {
 // speech is the bot's prompt being played.
 type speech struct {
 	total   time.Duration // audio written so far
+	full    atomic.Int64  // length of the whole prompt when the TTS knows it up front (tts.Sized), else 0
 	written bool          // the writer finished (all audio queued)
 	start   time.Duration // r.pos when playback began
 	cancel  context.CancelFunc
@@ -168,10 +170,13 @@ var errMediaWrite = errors.New("dialog: media write")
 // render synthesizes text and writes its frames through write, skipping the first *played of audio (what an
 // earlier, failed rendering of the same text already played) and adding what it writes to *played.
 func (r *runner) render(ctx context.Context, text string, speed float64, rate int, played *time.Duration,
-	write func(audio.Frame) error) error {
+	size func(time.Duration), write func(audio.Frame) error) error {
 	src, err := r.d.TTS.Synthesize(ctx, tts.Request{Text: text, Language: r.s.Language, Speed: speed, Voice: r.d.Voice, Rate: rate})
 	if err != nil {
 		return err
+	}
+	if sz, ok := src.(tts.Sized); ok && size != nil {
+		size(sz.Duration())
 	}
 	var pos time.Duration
 	for {
@@ -352,6 +357,11 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 		sp.cancel()
 		total := <-sp.done
 		played := r.m.Flush()
+		// What was written runs ahead of what was played by the playout queue, so the share of the prompt heard is
+		// played over the whole prompt's length when the TTS told it, else over what had been written.
+		if full := time.Duration(sp.full.Load()); full > total {
+			total = full
+		}
 		if total > 0 && played < total {
 			heard = prefixByShare(reply.Prompt, float64(played)/float64(total))
 		}
@@ -625,7 +635,11 @@ func (r *runner) speakStream(ctx context.Context, texts <-chan string, speed flo
 			}
 			var played time.Duration // of this text
 			for attempt := 0; ; attempt++ {
-				err := r.render(pctx, text, speed, rate, &played, func(f audio.Frame) error {
+				err := r.render(pctx, text, speed, rate, &played, func(d time.Duration) {
+					if attempt == 0 {
+						sp.full.Add(int64(d)) // the whole text's length, known before it plays
+					}
+				}, func(f audio.Frame) error {
 					if err := r.m.Write(pctx, f); err != nil {
 						return err
 					}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
@@ -274,6 +275,18 @@ func TestRunBargeIn(t *testing.T) {
 	// The flush came within a frame of the barge-in decision: far less of the prompt played than it lasts.
 	if fc.flushAtBot == 0 || fc.flushAtBot > 150 {
 		t.Fatalf("bot frames heard before flush: %d", fc.flushAtBot)
+	}
+	// Heard matches what the callee actually heard: the share of the prompt's audio that played, not the share of
+	// what had been written to the playout queue (which runs ahead of it).
+	pcm, err := ttstest.Render(tr.Prompt, 8000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := float64(fc.flushAtBot*160) / float64(len(pcm))
+	want := int(share * float64(utf8.RuneCountInString(tr.Prompt)))
+	if got := utf8.RuneCountInString(tr.Heard); got < want-3 || got > want+3 {
+		t.Fatalf("Heard has %d of %d characters; the callee heard %d of %d frames (≈%d characters)",
+			got, utf8.RuneCountInString(tr.Prompt), fc.flushAtBot, len(pcm)/160, want)
 	}
 }
 

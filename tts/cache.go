@@ -296,6 +296,9 @@ type pcmSource struct {
 
 func (s *pcmSource) Format() audio.Format { return audio.Format{Rate: s.rate} }
 
+// Duration implements Sized: a cached prompt's length is known.
+func (s *pcmSource) Duration() time.Duration { return audio.Format{Rate: s.rate}.Duration(len(s.pcm)) }
+
 func (s *pcmSource) Read(ctx context.Context) (audio.Frame, error) {
 	if err := ctx.Err(); err != nil {
 		return audio.Frame{}, err

@@ -311,6 +311,14 @@ func (r *Resilient) failure(err error) {
 
 // resilientSource hands out the prefetched first frame, then the provider's frames; its end (EOF or failure)
 // is reported to the breaker once.
+// Duration forwards Sized when the wrapped rendering knows its length (0 otherwise).
+func (s *resilientSource) Duration() time.Duration {
+	if sz, ok := s.src.(Sized); ok {
+		return sz.Duration()
+	}
+	return 0
+}
+
 type resilientSource struct {
 	r        *Resilient
 	src      audio.Source

@@ -4,6 +4,7 @@ package tts
 
 import (
 	"context"
+	"time"
 
 	"github.com/outcall/outcall/pkg/audio"
 )
@@ -21,4 +22,11 @@ type Request struct {
 	Language string  // "zh" or "en"; default "zh"
 	Speed    float64 // 1.0 is normal; 0 means 1.0
 	Rate     int     // sample rate wanted in the returned Source; 0: the provider's native rate
+}
+
+// Sized is implemented by a Source that knows its whole length before it is played (a rendered or cached prompt),
+// so that after a barge-in the dialog can tell how much of the text the callee actually heard. Streaming providers
+// need not implement it.
+type Sized interface {
+	Duration() time.Duration
 }

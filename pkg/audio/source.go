@@ -3,6 +3,7 @@ package audio
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // SampleSource is a Source over samples in memory (a WAV file's, a test signal's), served as 20 ms frames; the
@@ -22,6 +23,9 @@ func NewSampleSource(f Format, samples []int16) *SampleSource {
 
 // Format returns the source's format.
 func (s *SampleSource) Format() Format { return s.format }
+
+// Duration returns the length of the whole source.
+func (s *SampleSource) Duration() time.Duration { return s.format.Duration(len(s.samples)) }
 
 // Read returns the next frame (a copy the caller owns), io.EOF after the last, or ctx.Err().
 func (s *SampleSource) Read(ctx context.Context) (Frame, error) {

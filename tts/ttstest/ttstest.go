@@ -77,6 +77,9 @@ type source struct {
 
 func (s *source) Format() audio.Format { return s.format }
 
+// Duration implements tts.Sized: the rendering is whole before it plays.
+func (s *source) Duration() time.Duration { return s.format.Duration(len(s.pcm)) }
+
 func (s *source) Read(ctx context.Context) (audio.Frame, error) {
 	if err := ctx.Err(); err != nil {
 		return audio.Frame{}, err
