@@ -38,13 +38,16 @@ type Deps struct {
 // behaviour does not depend on how busy the machine is.
 type TurnConfig struct {
 	VAD          audio.VADConfig // voice activity detection; zero fields take audio's defaults
-	BargeInAfter time.Duration   // speech this long while the bot talks interrupts it; default 400ms
-	BargeInChars int             // a recognised interruption shorter than this many CJK characters (or words) does not cut the bot; default 2
-	DigitHold    time.Duration   // wait for more after a final that is a digit string; default 1.2s
-	InterDigit   time.Duration   // DTMF reply ends after this gap; default 2s
-	MaxTurns     int             // turns before the call is ended as unresolved; default 40
-	ASRRestarts  int             // restarts of a failed recognition stream per call before escalating; default 1; <0: none
-	TTSRetries   int             // further renderings of a prompt whose rendering failed, before escalating; default 1; <0: none
+	BargeInAfter time.Duration   // speech this long while the bot talks interrupts it, once the recogniser has words that are not a backchannel; default 400ms
+	// BargeInNoText is how long speech with no recognised words yet must last to interrupt the bot: a backchannel
+	// (嗯, 好的, "ok") is short, and until the recogniser has its words it cannot be told from an interruption.
+	BargeInNoText time.Duration // default 800ms; never less than BargeInAfter
+	BargeInChars  int           // a recognised interruption shorter than this many CJK characters (or words) does not cut the bot; default 2
+	DigitHold     time.Duration // wait for more after a final that is a digit string; default 1.2s
+	InterDigit    time.Duration // DTMF reply ends after this gap; default 2s
+	MaxTurns      int           // turns before the call is ended as unresolved; default 40
+	ASRRestarts   int           // restarts of a failed recognition stream per call before escalating; default 1; <0: none
+	TTSRetries    int           // further renderings of a prompt whose rendering failed, before escalating; default 1; <0: none
 }
 
 func (t TurnConfig) withDefaults() TurnConfig {
@@ -54,6 +57,10 @@ func (t TurnConfig) withDefaults() TurnConfig {
 	if t.BargeInChars <= 0 {
 		t.BargeInChars = 2
 	}
+	if t.BargeInNoText <= 0 {
+		t.BargeInNoText = 800 * time.Millisecond
+	}
+	t.BargeInNoText = max(t.BargeInNoText, t.BargeInAfter)
 	if t.DigitHold <= 0 {
 		t.DigitHold = 1200 * time.Millisecond
 	}
@@ -520,9 +527,12 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 			}
 			// Barge-in: speech longer than the threshold while the bot talks, unless what was recognised so far
 			// is a backchannel (嗯, 对, 好的) or too short to be a real interruption.
-			if onset >= 0 && bargeAllowed && speaking() && lastVoiced-onset >= r.tc.BargeInAfter &&
-				(partial == "" || (!nlu.IsBackchannel(partial) && nlu.SpokenLength(partial) >= r.tc.BargeInChars)) {
-				stopSpeech()
+			if onset >= 0 && bargeAllowed && speaking() {
+				talked := lastVoiced - onset
+				words := partial != "" && !nlu.IsBackchannel(partial) && nlu.SpokenLength(partial) >= r.tc.BargeInChars
+				if (words && talked >= r.tc.BargeInAfter) || (partial == "" && talked >= r.tc.BargeInNoText) {
+					stopSpeech()
+				}
 			}
 			if digits != "" && r.pos-lastDigitAt >= r.tc.InterDigit {
 				return Press(digits), heard, bargeIn, lat, nil

@@ -70,11 +70,9 @@ type path struct {
 	check       func(*testing.T, dialog.Result)
 }
 
-// backchannelTurns lets a backchannel be told apart by its words. With the default BargeInAfter (400 ms), dialog's
-// VAD rule cuts the bot on 好的 (and on ari on 嗯) before the recogniser has any text (it cuts while the partial is
-// still empty), so the final "好的" arrives when the bot no longer speaks and is taken as the reply: a dialog bug,
-// reported to the lead. Above the length of 嗯 and 好的 only the recognised text decides, which is what this checks.
-var backchannelTurns = dialog.TurnConfig{BargeInAfter: 700 * time.Millisecond}
+// backchannelTurns: the default turn-taking, under which a backchannel (嗯, 好的) over a prompt must not cut it.
+// (Until BargeInNoText existed the 400 ms rule cut the bot on 好的 before the recogniser had its words.)
+var backchannelTurns = dialog.TurnConfig{}
 
 func finance(days int, kv ...any) map[string]any {
 	v := map[string]any{"name": "张三", "overdue_days": days, "amount": 1000.0}
