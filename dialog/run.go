@@ -32,6 +32,9 @@ type Deps struct {
 	Vars       map[string]any   // the contact record
 	Turn       TurnConfig       // turn-taking thresholds
 	Voice      string           // TTS voice; empty: the provider's default
+	// OnTurn is called with each journaled turn, e.g. to feed latency histograms:
+	//	OnTurn: func(t dialog.Turn) { m.ObserveTurn(metrics.TurnLatency{ASR: t.Latency.ASR, Decide: t.Latency.Decide, TTSFirst: t.Latency.TTSFirst}) }
+	OnTurn func(Turn) // default: nil
 }
 
 // TurnConfig holds turn-taking thresholds. Every duration is measured on the call's audio (20 ms per frame), so
@@ -702,6 +705,9 @@ func prefixByShare(text string, share float64) string {
 
 func (r *runner) journal(ctx context.Context, t Turn) {
 	r.turns = append(r.turns, t)
+	if r.d.OnTurn != nil {
+		r.d.OnTurn(t)
+	}
 	if r.d.Store == nil {
 		return
 	}

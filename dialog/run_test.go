@@ -261,9 +261,15 @@ func TestRunBargeIn(t *testing.T) {
 	s := load(t, "../examples/finance-overdue/script.yaml")
 	// The callee talks over the opening prompt one second in.
 	fc := newFakeCall(t, step{say: "我昨天已经还了", atTick: 50})
-	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil))
+	d := deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil)
+	var hooked []dialog.Turn
+	d.OnTurn = func(t dialog.Turn) { hooked = append(hooked, t) }
+	res, err := dialog.Run(t.Context(), fc, s, d)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(hooked) != len(res.Turns) || hooked[len(hooked)-1].Seq != res.Turns[len(res.Turns)-1].Seq {
+		t.Fatalf("OnTurn saw %d turns, the result has %d", len(hooked), len(res.Turns))
 	}
 	if !res.Outcome.Has("already_paid") {
 		t.Fatalf("outcome %+v turns %+v", res.Outcome, res.Turns)

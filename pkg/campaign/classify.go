@@ -10,6 +10,7 @@ import (
 	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/metrics"
 )
 
 // AnswerClass is what picked up the call.
@@ -43,6 +44,7 @@ type ClassifyConfig struct {
 	ASRConfig      asr.Config     // for ASR; SampleRate is set from the media
 	Announcements  []string       // default: DefaultAnnouncements
 	VAD            audio.VADConfig
+	Metrics        *metrics.Metrics // counts each verdict by class; nil: none
 }
 
 // Classification is the verdict on an answered call.
@@ -85,6 +87,7 @@ func Classify(ctx context.Context, m call.Media, cfg ClassifyConfig) (Classifica
 		toneBuf    []audio.ToneEvent
 	)
 	verdict := func(c AnswerClass, reason string) (Classification, error) {
+		cfg.Metrics.Class(string(c))
 		return Classification{Class: c, Reason: reason, Heard: heard.String(), After: pos, Greeting: greeting}, nil
 	}
 	for pos < cfg.Total {

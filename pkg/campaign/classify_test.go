@@ -2,6 +2,8 @@ package campaign
 
 import (
 	"context"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"math"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/metrics"
 	"github.com/outcall/outcall/tts/ttstest"
 )
 
@@ -107,9 +110,10 @@ func TestClassify(t *testing.T) {
 		{"carrier announcement", concat(silence(300*time.Millisecond), announcement), true, ClassAnnouncement},
 		{"silence", nil, false, ClassSilence},
 	}
+	m := metrics.New()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := ClassifyConfig{}
+			cfg := ClassifyConfig{Metrics: m}
 			m := &clipMedia{pcm: c.clip}
 			if c.asr {
 				cfg.ASR = &asrtest.Recognizer{}
@@ -124,5 +128,10 @@ func TestClassify(t *testing.T) {
 			}
 			t.Logf("%s after %s: %s", got.Class, got.After, got.Reason)
 		})
+	}
+	for class, want := range map[string]float64{"human": 2, "machine": 2, "fax": 1, "sit": 1, "announcement": 1, "silence": 1} {
+		if got := testutil.ToFloat64(m.Classes.WithLabelValues(class)); got != want {
+			t.Errorf("metric answer_classes_total{class=%q} = %v, want %v", class, got, want)
+		}
 	}
 }

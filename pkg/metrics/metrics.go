@@ -2,6 +2,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -94,5 +96,32 @@ func (m *Metrics) Class(c string) {
 func (m *Metrics) GateRefused(gate string) {
 	if m != nil {
 		m.GateRefusals.WithLabelValues(gate).Inc()
+	}
+}
+
+// Turn latencies, as a dialog journals them (dialog.Latency), for ObserveTurn.
+type TurnLatency struct {
+	ASR      time.Duration // end of speech → final transcript
+	Decide   time.Duration // final transcript → reply text (an LLM node's first sentence)
+	TTSFirst time.Duration // reply text → first audio frame written
+	LLM      bool          // the reply came from an LLM node
+}
+
+// ObserveTurn records one turn's latencies in the ASR, TTS, LLM and turn histograms (zero durations are skipped).
+func (m *Metrics) ObserveTurn(l TurnLatency) {
+	if m == nil {
+		return
+	}
+	if l.ASR > 0 {
+		m.ASRLatency.Observe(l.ASR.Seconds())
+	}
+	if l.TTSFirst > 0 {
+		m.TTSLatency.Observe(l.TTSFirst.Seconds())
+	}
+	if l.LLM && l.Decide > 0 {
+		m.LLMLatency.Observe(l.Decide.Seconds())
+	}
+	if total := l.ASR + l.Decide + l.TTSFirst; total > 0 {
+		m.TurnLatency.Observe(total.Seconds())
 	}
 }

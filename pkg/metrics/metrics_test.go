@@ -3,6 +3,9 @@ package metrics
 import (
 	"strings"
 	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -37,4 +40,26 @@ outcall_gate_refusals_total{gate="window"} 1
 	a, e := nilM.CallStarted()
 	a()
 	e()
+}
+
+func TestObserveTurn(t *testing.T) {
+	m := New()
+	m.ObserveTurn(TurnLatency{ASR: 300 * time.Millisecond, Decide: time.Millisecond, TTSFirst: 40 * time.Millisecond})
+	m.ObserveTurn(TurnLatency{Decide: 900 * time.Millisecond, LLM: true})
+	if n := testutil.CollectAndCount(m.ASRLatency); n != 1 {
+		t.Fatalf("asr histogram series %d", n)
+	}
+	var got [4]uint64
+	for i, h := range []prometheus.Histogram{m.ASRLatency, m.TTSLatency, m.LLMLatency, m.TurnLatency} {
+		ch := make(chan prometheus.Metric, 1)
+		h.Collect(ch)
+		var pb dto.Metric
+		if err := (<-ch).Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		got[i] = pb.GetHistogram().GetSampleCount()
+	}
+	if got != [4]uint64{1, 1, 1, 2} {
+		t.Fatalf("samples asr/tts/llm/turn = %v, want [1 1 1 2]", got)
+	}
 }
