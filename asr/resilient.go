@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/outcall/outcall/internal/breaker"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -103,13 +104,8 @@ type ResilientConfig struct {
 type Resilient struct {
 	r   Recognizer
 	cfg ResilientConfig
-	now func() time.Time
 
-	mu       sync.Mutex
-	state    BreakerState
-	failures int
-	openedAt time.Time
-	probing  bool
+	b *breaker.Breaker
 }
 
 // NewResilient wraps r. Zero fields of c take their defaults.
@@ -147,18 +143,11 @@ func NewResilient(r Recognizer, c ResilientConfig) *Resilient {
 	if c.Transient == nil {
 		c.Transient = IsTransient
 	}
-	return &Resilient{r: r, cfg: c, now: time.Now}
+	return &Resilient{r: r, cfg: c, b: breaker.New("asr", c.Provider, c.BreakerFailures, c.BreakerCooldown, c.Logger)}
 }
 
 // State returns the breaker's state now (an open breaker whose cooldown has passed reports half-open).
-func (r *Resilient) State() BreakerState {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state == BreakerOpen && r.now().Sub(r.openedAt) >= r.cfg.BreakerCooldown {
-		return BreakerHalfOpen
-	}
-	return r.state
-}
+func (r *Resilient) State() BreakerState { return BreakerState(r.b.State()) }
 
 // Start starts a stream on the wrapped Recognizer, retrying transient failures. The stream lives until ctx ends or
 // its Results are closed.
@@ -258,70 +247,26 @@ func (r *Resilient) wrap(op string, err error, transient bool) error {
 
 // admit decides whether a call may go to the provider now.
 func (r *Resilient) admit() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch r.state {
-	case BreakerOpen:
-		if r.now().Sub(r.openedAt) < r.cfg.BreakerCooldown {
-			return r.wrap("start", ErrCircuitOpen, false)
-		}
-		r.state = BreakerHalfOpen
-		r.probing = true
-		r.cfg.Logger.Info().Str("provider", r.cfg.Provider).Msg("asr breaker half-open: probing")
-		return nil
-	case BreakerHalfOpen:
-		if r.probing {
-			return r.wrap("start", fmt.Errorf("%w (half-open, probe in flight)", ErrCircuitOpen), false)
-		}
-		r.probing = true
+	switch err := r.b.Admit(); {
+	case errors.Is(err, breaker.ErrProbing):
+		return r.wrap("start", fmt.Errorf("%w (half-open, probe in flight)", ErrCircuitOpen), false)
+	case err != nil:
+		return r.wrap("start", ErrCircuitOpen, false)
 	}
 	return nil
 }
 
-// release gives back a half-open probe slot that ended without a verdict (the caller's context ended).
-func (r *Resilient) release() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.probing = false
-}
+// release gives back a half-open probe slot that ended without a verdict (the caller gave up).
+func (r *Resilient) release() { r.b.Release() }
 
-// started closes a half-open breaker: the probe reached the provider. In the closed state the failure count
-// stays, so that providers whose streams start and then die still open the breaker.
-func (r *Resilient) started() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.probing = false
-	if r.state == BreakerHalfOpen {
-		r.state = BreakerClosed
-		r.failures = 0
-		r.cfg.Logger.Info().Str("provider", r.cfg.Provider).Msg("asr breaker closed")
-	}
-}
+// started closes a half-open breaker: the probe reached the provider.
+func (r *Resilient) started() { r.b.Started() }
 
-// success records a stream that ended cleanly.
-func (r *Resilient) success() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != BreakerClosed {
-		r.cfg.Logger.Info().Str("provider", r.cfg.Provider).Msg("asr breaker closed")
-	}
-	r.state = BreakerClosed
-	r.failures = 0
-	r.probing = false
-}
+// success records a call that ended cleanly.
+func (r *Resilient) success() { r.b.Success() }
 
-func (r *Resilient) failure(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failures++
-	r.probing = false
-	if r.state == BreakerHalfOpen || (r.state == BreakerClosed && r.failures >= r.cfg.BreakerFailures) {
-		r.state = BreakerOpen
-		r.openedAt = r.now()
-		r.cfg.Logger.Warn().Str("provider", r.cfg.Provider).Int("failures", r.failures).Err(err).
-			Msg("asr breaker open")
-	}
-}
+// failure records a failed call.
+func (r *Resilient) failure(err error) { r.b.Failure(err) }
 
 // guard is the stream the Resilient hands out. Write is a pass-through plus one atomic load; a pump goroutine
 // forwards results and turns provider failure, silence after Close or an early end into a final error Result.

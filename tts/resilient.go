@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/outcall/outcall/internal/breaker"
 	"io"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -79,13 +79,8 @@ type ResilientConfig struct {
 type Resilient struct {
 	next Synthesizer
 	cfg  ResilientConfig
-	now  func() time.Time
 
-	mu       sync.Mutex
-	state    BreakerState
-	failures int
-	openedAt time.Time
-	probing  bool
+	b *breaker.Breaker
 }
 
 // NewResilient wraps next. Zero fields of c take their defaults.
@@ -124,21 +119,14 @@ func NewResilient(next Synthesizer, c ResilientConfig) *Resilient {
 	if c.Transient == nil {
 		c.Transient = func(err error) bool { return !errors.Is(err, context.Canceled) }
 	}
-	return &Resilient{next: next, cfg: c, now: time.Now}
+	return &Resilient{next: next, cfg: c, b: breaker.New("tts", c.Provider, c.BreakerFailures, c.BreakerCooldown, c.Logger)}
 }
 
 // Name returns the provider name, so that a Cache over a Resilient keys its entries by the provider.
 func (r *Resilient) Name() string { return r.cfg.Provider }
 
 // State returns the breaker's state now (an open breaker whose cooldown has passed reports half-open).
-func (r *Resilient) State() BreakerState {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state == BreakerOpen && r.now().Sub(r.openedAt) >= r.cfg.BreakerCooldown {
-		return BreakerHalfOpen
-	}
-	return r.state
-}
+func (r *Resilient) State() BreakerState { return BreakerState(r.b.State()) }
 
 // Synthesize renders req with the provider, retrying failures that happen before the first frame; when the
 // provider cannot (or the breaker is open) it renders with the Fallback, if any. The returned Source has its
@@ -249,65 +237,28 @@ func (r *Resilient) wrap(op string, err error) error {
 	return &Error{Provider: r.cfg.Provider, Op: op, Err: err}
 }
 
-// admit decides whether a request may go to the provider now.
+// admit decides whether a call may go to the provider now.
 func (r *Resilient) admit() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch r.state {
-	case BreakerOpen:
-		if r.now().Sub(r.openedAt) < r.cfg.BreakerCooldown {
-			return r.wrap("synthesize", ErrCircuitOpen)
-		}
-		r.state, r.probing = BreakerHalfOpen, true
-		r.cfg.Logger.Info().Str("provider", r.cfg.Provider).Msg("tts breaker half-open: probing")
-	case BreakerHalfOpen:
-		if r.probing {
-			return r.wrap("synthesize", fmt.Errorf("%w (half-open, probe in flight)", ErrCircuitOpen))
-		}
-		r.probing = true
+	switch err := r.b.Admit(); {
+	case errors.Is(err, breaker.ErrProbing):
+		return r.wrap("synthesize", fmt.Errorf("%w (half-open, probe in flight)", ErrCircuitOpen))
+	case err != nil:
+		return r.wrap("synthesize", ErrCircuitOpen)
 	}
 	return nil
 }
 
-// release gives back a half-open probe slot that ended without a verdict.
-func (r *Resilient) release() {
-	r.mu.Lock()
-	r.probing = false
-	r.mu.Unlock()
-}
+// release gives back a half-open probe slot that ended without a verdict (the caller gave up).
+func (r *Resilient) release() { r.b.Release() }
 
-// started closes a half-open breaker: the probe produced audio. In the closed state the failure count stays, so
-// that a provider whose renderings start and then break still opens the breaker.
-func (r *Resilient) started() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.probing = false
-	if r.state == BreakerHalfOpen {
-		r.state, r.failures = BreakerClosed, 0
-		r.cfg.Logger.Info().Str("provider", r.cfg.Provider).Msg("tts breaker closed")
-	}
-}
+// started closes a half-open breaker: the probe reached the provider.
+func (r *Resilient) started() { r.b.Started() }
 
-// success records a rendering read to its end.
-func (r *Resilient) success() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != BreakerClosed {
-		r.cfg.Logger.Info().Str("provider", r.cfg.Provider).Msg("tts breaker closed")
-	}
-	r.state, r.failures, r.probing = BreakerClosed, 0, false
-}
+// success records a call that ended cleanly.
+func (r *Resilient) success() { r.b.Success() }
 
-func (r *Resilient) failure(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failures++
-	r.probing = false
-	if r.state == BreakerHalfOpen || (r.state == BreakerClosed && r.failures >= r.cfg.BreakerFailures) {
-		r.state, r.openedAt = BreakerOpen, r.now()
-		r.cfg.Logger.Warn().Str("provider", r.cfg.Provider).Int("failures", r.failures).Err(err).Msg("tts breaker open")
-	}
-}
+// failure records a failed call.
+func (r *Resilient) failure(err error) { r.b.Failure(err) }
 
 // resilientSource hands out the prefetched first frame, then the provider's frames; its end (EOF or failure)
 // is reported to the breaker once.
