@@ -26,7 +26,10 @@ type mediaAudioSocket struct {
 	late   atomic.Uint64 // frames the writer could not take in time
 }
 
-var _ call.Media = (*mediaAudioSocket)(nil)
+var (
+	_ call.Media  = (*mediaAudioSocket)(nil)
+	_ call.Holder = (*mediaAudioSocket)(nil)
+)
 
 func newMediaAudioSocket(d *Driver, conn *audiosocket.Conn) (*mediaAudioSocket, error) {
 	m := &mediaAudioSocket{
@@ -133,3 +136,9 @@ func (s *asSender) SendBatch(_ time.Time, out []audio.Outgoing) {
 		}
 	}
 }
+
+// Hold implements call.Holder: the playout clock sends nothing for the call until Release.
+func (m *mediaAudioSocket) Hold() { m.out.Hold() }
+
+// Release implements call.Holder.
+func (m *mediaAudioSocket) Release() { m.out.Release() }

@@ -31,7 +31,10 @@ type mediaRTP struct {
 	lastTick time.Time
 }
 
-var _ call.Media = (*mediaRTP)(nil)
+var (
+	_ call.Media  = (*mediaRTP)(nil)
+	_ call.Holder = (*mediaRTP)(nil)
+)
 
 func newMediaRTP(d *Driver, remote netip.AddrPort) (*mediaRTP, error) {
 	m := &mediaRTP{
@@ -160,3 +163,9 @@ func (s *rtpSender) SendBatch(tick time.Time, out []audio.Outgoing) {
 	}
 	clear(s.pkts)
 }
+
+// Hold implements call.Holder: the playout clock sends nothing for the call until Release.
+func (m *mediaRTP) Hold() { m.out.Hold() }
+
+// Release implements call.Holder.
+func (m *mediaRTP) Release() { m.out.Release() }

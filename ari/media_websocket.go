@@ -84,7 +84,10 @@ type mediaWebSocket struct {
 	lastRx time.Time
 }
 
-var _ call.Media = (*mediaWebSocket)(nil)
+var (
+	_ call.Media  = (*mediaWebSocket)(nil)
+	_ call.Holder = (*mediaWebSocket)(nil)
+)
 
 // newMediaWebSocket creates the call's chan_websocket channel, connects to it and waits until Asterisk has put it
 // in Stasis (which happens only once the connection is up), so setupCall can bridge it.
@@ -579,3 +582,9 @@ func (d *dtmfDedup) due(now time.Time) (emit []dtmfMark, wait time.Duration) {
 	}
 	return emit, wait
 }
+
+// Hold implements call.Holder: the playout clock sends nothing for the call until Release.
+func (m *mediaWebSocket) Hold() { m.out.Hold() }
+
+// Release implements call.Holder.
+func (m *mediaWebSocket) Release() { m.out.Release() }

@@ -51,6 +51,14 @@ type TurnConfig struct {
 	MaxTurns      int           // turns before the call is ended as unresolved; default 40
 	ASRRestarts   int           // restarts of a failed recognition stream per call before escalating; default 1; <0: none
 	TTSRetries    int           // further renderings of a prompt whose rendering failed, before escalating; default 1; <0: none
+	// NoHold keeps the bot talking until an interruption is confirmed. By default, on a Media that implements
+	// call.Holder, the bot's speech is held (silent, nothing dropped) from the callee's first loud frame, flushed
+	// once the interruption is confirmed (BargeInAfter, BargeInNoText, a final transcript) and released where it
+	// stopped when it was a cough or a backchannel: the bot stops within a frame or two of the callee's onset.
+	NoHold bool
+	// HoldGrace is how long a held prompt waits after a loud frame that the VAD has not confirmed as speech
+	// before it carries on; default 100ms. Once the VAD confirms speech, the hold lasts until the speech ends.
+	HoldGrace time.Duration
 }
 
 func (t TurnConfig) withDefaults() TurnConfig {
@@ -64,6 +72,9 @@ func (t TurnConfig) withDefaults() TurnConfig {
 		t.BargeInNoText = 800 * time.Millisecond
 	}
 	t.BargeInNoText = max(t.BargeInNoText, t.BargeInAfter)
+	if t.HoldGrace <= 0 {
+		t.HoldGrace = 100 * time.Millisecond
+	}
 	if t.DigitHold <= 0 {
 		t.DigitHold = 1200 * time.Millisecond
 	}
@@ -360,13 +371,36 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 		sp = r.speak(ctx, reply.Prompt, reply.Speed)
 	}
 	heard = reply.Prompt
+	// Hold: the bot falls silent at the callee's first loud frame and carries on if it was not an interruption.
+	holder, _ := r.m.(call.Holder)
+	if r.tc.NoHold {
+		holder = nil
+	}
+	var (
+		held   bool
+		heldAt time.Duration // r.pos when the hold began
+		loudAt time.Duration // r.pos after the last loud frame during the hold
+		bcDone bool          // during the hold, the recogniser finalised a backchannel: carry on once it is quiet
+	)
+	release := func() {
+		if !held {
+			return
+		}
+		holder.Release()
+		held = false
+		if sp != nil {
+			sp.start += r.pos - heldAt // playout resumes where it stopped: the prompt ends that much later
+		}
+	}
 	stopSpeech := func() {
 		if sp == nil {
+			release()
 			return
 		}
 		sp.cancel()
 		total := <-sp.done
 		played := r.m.Flush()
+		release()
 		// What was written runs ahead of what was played by the playout queue, so the share of the prompt heard is
 		// played over the whole prompt's length when the TTS told it, else over what had been written.
 		if full := time.Duration(sp.full.Load()); full > total {
@@ -383,10 +417,14 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 			sp.cancel()
 			<-sp.done
 		}
+		release()
 	}()
 	speaking := func() bool {
 		if sp == nil {
 			return false
+		}
+		if held {
+			return true
 		}
 		if !sp.written {
 			select {
@@ -528,6 +566,18 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 			if onset >= 0 && vad.Level() > vad.NoiseFloor()+voicedDB {
 				lastVoiced = r.pos
 			}
+			// Hold at the first loud frame; carry on when it was not speech after all, or the speech ended without
+			// interrupting (a backchannel).
+			if holder != nil && bargeAllowed && vad.Loud() && speaking() {
+				if !held {
+					holder.Hold()
+					held, heldAt, bcDone = true, r.pos-fe.f.Duration(), false
+				}
+				loudAt = r.pos
+			}
+			if held && (!vad.Speaking() || bcDone) && r.pos-loudAt >= r.tc.HoldGrace {
+				release()
+			}
 			// Barge-in: speech longer than the threshold while the bot talks, unless what was recognised so far
 			// is a backchannel (嗯, 对, 好的) or too short to be a real interruption.
 			if onset >= 0 && bargeAllowed && speaking() {
@@ -571,6 +621,7 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 				continue
 			}
 			if speaking() && (nlu.IsBackchannel(t) || !bargeAllowed || nlu.SpokenLength(t) < r.tc.BargeInChars) {
+				bcDone = held
 				continue // a backchannel over the prompt is not a reply
 			}
 			if speaking() {

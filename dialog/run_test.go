@@ -42,6 +42,29 @@ type fakeCall struct {
 	closeOnce  sync.Once
 	flushes    int
 	flushAtBot int // bot frames heard at the first flush
+
+	holding     bool // Media() is a call.Holder
+	held        bool // on hold: no bot frame plays
+	holds       int  // Hold calls
+	heldTicks   int  // ticks spent on hold with bot audio queued
+	talkingFrom int  // tick the callee's current words began; 0: not talking
+	overTalk    int  // bot frames the callee heard while talking
+}
+
+// holdingCall is a fakeCall whose Media is a call.Holder.
+type holdingCall struct{ *fakeCall }
+
+func (c holdingCall) Media() call.Media { return c }
+func (c holdingCall) Hold() {
+	c.mu.Lock()
+	c.held = true
+	c.holds++
+	c.mu.Unlock()
+}
+func (c holdingCall) Release() {
+	c.mu.Lock()
+	c.held = false
+	c.mu.Unlock()
 }
 
 type step struct {
@@ -103,11 +126,16 @@ func (c *fakeCall) Read(ctx context.Context) (audio.Frame, error) {
 		return audio.Frame{}, call.ErrHungUp
 	}
 	c.tick++
-	if len(c.queue) > 0 {
+	if len(c.queue) > 0 && c.held {
+		c.heldTicks++
+	} else if len(c.queue) > 0 {
 		c.queue = c.queue[1:]
 		c.played += audio.FrameDuration
 		c.heard++
 		c.botSpoke, c.quiet = true, 0
+		if c.talkingFrom > 0 && len(c.pending) > 0 {
+			c.overTalk++
+		}
 	} else {
 		c.quiet++
 	}
@@ -124,6 +152,7 @@ func (c *fakeCall) Read(ctx context.Context) (audio.Frame, error) {
 					c.t.Error(err)
 				}
 				c.pending = pcm
+				c.talkingFrom = c.tick + 1
 			case s.digits != "":
 				for _, d := range s.digits {
 					c.events <- call.Event{Type: call.EventDTMF, Digit: d, Time: time.Now()}
@@ -376,4 +405,64 @@ func TestRunHoldsTurnForDigitString(t *testing.T) {
 	if res.Slots["id_tail"] != "1234" || !res.Outcome.Has("info_confirmed") || res.Turns[1].Transcript != "一二三四" {
 		t.Fatalf("result %+v", res)
 	}
+}
+
+func TestRunHoldStopsTheBotAtOnset(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	vars := map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}
+	for _, hold := range []bool{true, false} {
+		fc := newFakeCall(t, step{say: "我昨天已经还了", atTick: 50})
+		var c call.Call = fc
+		if hold {
+			c = holdingCall{fc}
+		}
+		res, err := dialog.Run(t.Context(), c, s, deps(vars, nil, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := res.Turns[1]
+		if !tr.BargeIn || !res.Outcome.Has("already_paid") || !strings.HasPrefix(tr.Prompt, tr.Heard) {
+			t.Fatalf("hold %v: turn %+v outcome %+v", hold, tr, res.Outcome)
+		}
+		t.Logf("hold %v: the callee heard %d bot frames over their own words; %d holds", hold, fc.overTalk, fc.holds)
+		if hold {
+			// The first loud frame holds the bot: at most the frame already on its way is heard.
+			if fc.holds == 0 || fc.overTalk > 2 {
+				t.Fatalf("with hold: %d bot frames heard over the callee, %d holds; want ≤ 2 and a hold", fc.overTalk, fc.holds)
+			}
+		} else if fc.overTalk < 15 {
+			t.Fatalf("without hold the bot talks until the interruption is confirmed (400 ms); heard %d frames", fc.overTalk)
+		}
+	}
+}
+
+func TestRunHoldResumesAfterBackchannel(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	fc := newFakeCall(t, step{say: "嗯", atTick: 40}, step{say: "明天还"})
+	res, err := dialog.Run(t.Context(), holdingCall{fc}, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Turns) < 2 {
+		t.Fatalf("turns %+v", res.Turns)
+	}
+	tr := res.Turns[1]
+	if tr.BargeIn || tr.Heard != tr.Prompt || tr.Transcript != "明天还" || !res.Outcome.Has("promise_to_pay") {
+		t.Fatalf("turn %+v outcome %+v", tr, res.Outcome)
+	}
+	if fc.holds == 0 || fc.heldTicks == 0 || fc.flushes != 0 {
+		t.Fatalf("holds %d, held ticks %d, flushes %d: want the prompt held over the backchannel and then carried on",
+			fc.holds, fc.heldTicks, fc.flushes)
+	}
+	// Nothing of the prompt was lost: the callee heard every frame of it.
+	pcm, err := ttstest.Render(tr.Prompt, 8000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(pcm) / 160; fc.heard < want {
+		t.Fatalf("the callee heard %d bot frames of the %d-frame prompt", fc.heard, want)
+	}
+	t.Logf("held %d ticks (%v) over the backchannel", fc.heldTicks, time.Duration(fc.heldTicks)*audio.FrameDuration)
 }

@@ -221,6 +221,7 @@ type Stream struct {
 	q       []Frame // ring
 	head, n int
 	waiting bool // a writer is blocked on a full queue
+	held    bool // Hold: the clock sends nothing until Release
 
 	queued  atomic.Uint64
 	sent    atomic.Uint64
@@ -270,7 +271,7 @@ func (s *Stream) Write(ctx context.Context, f Frame) error {
 // clock does not wake every producer on every tick.
 func (s *Stream) pop() (Frame, bool) {
 	s.mu.Lock()
-	if s.n == 0 {
+	if s.n == 0 || s.held {
 		s.mu.Unlock()
 		return Frame{}, false
 	}
@@ -315,6 +316,30 @@ func (s *Stream) Flush() time.Duration {
 	}
 	s.dropped.Add(uint64(dropped))
 	return time.Duration(s.emitted.Swap(0))
+}
+
+// Hold stops the clock sending the stream's frames while keeping them queued, so playout can continue from the
+// same frame after Release: the bot falls silent within one tick the moment the callee may be interrupting it,
+// and carries on with nothing lost if it was only a cough or a backchannel. Writes still queue (and block when the
+// queue is full). Flush drops the held frames; Flush does not release the hold.
+func (s *Stream) Hold() {
+	s.mu.Lock()
+	s.held = true
+	s.mu.Unlock()
+}
+
+// Release resumes sending after Hold, starting with the oldest queued frame on the next tick.
+func (s *Stream) Release() {
+	s.mu.Lock()
+	s.held = false
+	s.mu.Unlock()
+}
+
+// Held reports whether the stream is on Hold.
+func (s *Stream) Held() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
 }
 
 // Close removes the stream from its clock (at hang-up) and drops what is queued. Further Writes fail with

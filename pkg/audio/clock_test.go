@@ -410,3 +410,52 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestStreamHoldRelease(t *testing.T) {
+	fc := &fakeClock{now: time.Unix(0, 0), gate: make(chan struct{})}
+	c := NewClock(ClockConfig{})
+	c.src = fc
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rs := &recordSender{now: fc.Now}
+	g := c.NewGroup(rs)
+	s, _ := g.NewStream(StreamConfig{Depth: 10})
+	for i := range 6 {
+		if err := s.Write(ctx, frameN(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() { _ = c.Run(ctx) }()
+	tick := func(n uint64) {
+		t.Helper()
+		fc.gate <- struct{}{}
+		waitFor(t, func() bool { return c.Stats().Ticks == n })
+	}
+	tick(1)
+	tick(2)
+	s.Hold()
+	if !s.Held() {
+		t.Fatal("Held() = false after Hold")
+	}
+	tick(3)
+	tick(4)
+	if n := len(rs.snapshot()); n != 2 {
+		t.Fatalf("%d batches with the stream held after 2 sent, want 2", n)
+	}
+	if st := s.Stats(); st.Pending != 4 {
+		t.Fatalf("pending %d while held, want 4 (nothing lost)", st.Pending)
+	}
+	s.Release()
+	tick(5)
+	recs := rs.snapshot()
+	if len(recs) != 3 || recs[2].first != frameN(2).Samples[0] {
+		t.Fatalf("after Release: %d batches, last first sample %v; want frame 2 next", len(recs), recs[len(recs)-1].first)
+	}
+	s.Hold()
+	if played := s.Flush(); played != 60*time.Millisecond {
+		t.Fatalf("Flush while held reported %v played, want 60ms", played)
+	}
+	if st := s.Stats(); st.Pending != 0 || st.Dropped != 3 {
+		t.Fatalf("after Flush: %+v", st)
+	}
+}

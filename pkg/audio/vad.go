@@ -65,6 +65,7 @@ type VAD struct {
 	quiet     time.Duration // in speech: time since the last frame above Release
 	lastVoice int64         // in speech: sample position of the end of the last frame above Release
 	level     float64       // last frame's level, dB re 1 LSB²
+	loud      bool          // the last frame was loud enough to count toward starting speech
 
 	// Recent frames before the current run, newest last: how far above the floor each was and its length, so a
 	// confirmed start can reach back over a soft onset.
@@ -111,6 +112,11 @@ func (v *VAD) Reset() { *v = VAD{cfg: v.cfg, runStart: -1} }
 
 // Speaking reports whether the detector is inside speech (between a SpeechStart and its SpeechEnd).
 func (v *VAD) Speaking() bool { return v.speaking }
+
+// Loud reports whether the last frame was loud enough (Threshold above the noise floor, and audible) to count
+// toward starting speech: the earliest sign that someone may be starting to talk, MinSpeech before a SpeechStart
+// can confirm it.
+func (v *VAD) Loud() bool { return v.loud }
 
 // NoiseFloor returns the current noise floor estimate in dBFS.
 func (v *VAD) NoiseFloor() float64 { return v.floor - fullScaleDB }
@@ -166,6 +172,7 @@ func (v *VAD) Process(f Frame) (VADEvent, bool) {
 	// Thresholds widen with the noise's own fluctuation (babble varies by several dB frame to frame).
 	loud := audible && above >= max(v.cfg.Threshold, 3.5*v.dev)
 	voiced := audible && above >= max(v.cfg.Release, 1.5*v.dev)
+	v.loud = loud
 
 	// Noise floor: the running mean level of frames that do not look like speech (pauses inside speech count),
 	// falling a little faster than it rises; frames that look like speech pull it up only very slowly, so a long

@@ -55,6 +55,16 @@ type Media interface {
 	Flush() (played time.Duration)
 }
 
+// Holder is a Media whose playout can be held: Hold makes the bot fall silent within one frame with its queued
+// audio kept, and Release carries on from the frame where it stopped. The dialog runtime holds the bot's speech at
+// the callee's first voiced frame, then flushes once the interruption is confirmed or releases if it was only a
+// cough or a backchannel, so the bot stops at once without dropping a prompt for every "嗯". Media without it
+// keep talking until the interruption is confirmed.
+type Holder interface {
+	Hold()
+	Release()
+}
+
 // Target is where Transfer sends the callee: either an endpoint dialed and bridged with the callee (an agent), or
 // a dialplan location the callee continues in (a queue).
 type Target struct {

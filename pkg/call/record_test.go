@@ -96,3 +96,71 @@ func TestRecordedKeepsWhatTheCalleeHeard(t *testing.T) {
 		t.Fatalf("recording lasts %v, want 240ms", got)
 	}
 }
+
+// holdMedia is a pacedMedia that is also a Holder: nothing is sent while held.
+type holdMedia struct {
+	pacedMedia
+	held bool
+}
+
+func (m *holdMedia) Read(ctx context.Context) (audio.Frame, error) {
+	if m.held {
+		q := m.queue
+		m.queue = nil
+		f, err := m.pacedMedia.Read(ctx)
+		m.queue = q
+		return f, err
+	}
+	return m.pacedMedia.Read(ctx)
+}
+func (m *holdMedia) Hold()    { m.held = true }
+func (m *holdMedia) Release() { m.held = false }
+
+func TestRecordedHoldDelaysTheBot(t *testing.T) {
+	rec, _ := audio.NewRecorder(8000)
+	inner := &holdMedia{}
+	c := Recorded(mediaCall{m: inner}, rec)
+	m := c.Media()
+	h, ok := m.(Holder)
+	if !ok {
+		t.Fatal("recorded media over a Holder is not a Holder")
+	}
+	if _, ok := Recorded(mediaCall{m: &pacedMedia{}}, rec).Media().(Holder); ok {
+		t.Fatal("recorded media over a plain Media claims to be a Holder")
+	}
+	ctx := context.Background()
+	for i := 0; i < 6; i++ { // the bot queues 120 ms
+		m.Write(ctx, botFrame(1000))
+	}
+	for i := 0; i < 2; i++ { // 40 ms play
+		m.Read(ctx)
+	}
+	h.Hold()
+	if !inner.held {
+		t.Fatal("Hold did not reach the call's media")
+	}
+	for i := 0; i < 5; i++ { // 100 ms held: a cough
+		m.Read(ctx)
+	}
+	h.Release()
+	for i := 0; i < 6; i++ { // the last 80 ms play, then silence
+		m.Read(ctx)
+	}
+	c.Hangup(ctx, CauseNormal)
+	st := rec.Stereo()
+	var bot []int
+	for i := 0; i < len(st)/2; i++ {
+		if st[2*i+1] != 0 {
+			bot = append(bot, i)
+		}
+	}
+	if len(bot) != 960 {
+		t.Fatalf("recording holds %d bot samples, want 960 (all 120 ms, nothing dropped)", len(bot))
+	}
+	// 0-40 ms bot, 40-140 ms held (silent), 140-220 ms bot.
+	for _, i := range bot {
+		if (i >= 320 && i < 1120) || i >= 1760 {
+			t.Fatalf("bot audio at sample %d: the hold must delay it by 100 ms", i)
+		}
+	}
+}
