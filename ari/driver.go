@@ -71,7 +71,7 @@ type DriverConfig struct {
 	// adds to Media.Read).
 	JitterDepth int // default: 3 (60 ms)
 	// EventBuffer is the size of each Call's Events channel; events that do not fit are dropped and logged.
-	EventBuffer int // default: 256
+	EventBuffer int // default: 64
 	// CleanupTimeout bounds the REST requests of teardown (hang-up, bridge and ExternalMedia removal).
 	CleanupTimeout time.Duration // default: 5s
 	// Logger receives the driver's logs. Endpoints (phone numbers) are logged redacted.
@@ -107,6 +107,10 @@ type Driver struct {
 	wg     sync.WaitGroup
 }
 
+// callEventQueue is the queue length of each call's subscription to its channels' events (Client.SubscribeSize):
+// they come a few at a time and one goroutine per call drains them at once; an overflow is reported, never silent.
+const callEventQueue = 128
+
 // NewDriver returns a Driver dialing through client, which must be started (Start) before Dial.
 func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	if client == nil {
@@ -131,7 +135,7 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 		cfg.JitterDepth = 3
 	}
 	if cfg.EventBuffer <= 0 {
-		cfg.EventBuffer = 256
+		cfg.EventBuffer = 64
 	}
 	if cfg.CleanupTimeout <= 0 {
 		cfg.CleanupTimeout = 5 * time.Second
@@ -346,7 +350,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	}
 	log := d.log.With().Str("call", id).Str("channel", chanID).Logger()
 	// Subscribe before originating so no event of the attempt can be missed.
-	sub := d.c.Subscribe(chanID, otherID)
+	sub := d.c.SubscribeSize(callEventQueue, chanID, otherID)
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

@@ -44,6 +44,7 @@ type ariCall struct {
 	mu         sync.Mutex
 	local      bool // the bot asked for the hang-up
 	continued  bool // Transfer sent the callee to the dialplan
+	continueTo string // where: "context,extension,priority"; the loop reports it with EventTransferred
 	agentID    string
 	extGone    bool
 	finishing  bool // teardown has started; a late agent must be hung up by whoever bridged it
@@ -122,6 +123,14 @@ func (c *ariCall) Transfer(ctx context.Context, to call.Target) error {
 	if already {
 		return fmt.Errorf("ari: transfer %s: %w: already transferred to an agent", c.id, ErrInvalidState)
 	}
+	if to.Endpoint == "" {
+		if to.Extension == "" && to.Context == "" {
+			return fmt.Errorf("ari: transfer: %w: target has no endpoint, context or extension", ErrIncompleteConfig)
+		}
+		// Not tied to the call's end: a successful continue ends the call's time in Stasis (StasisEnd), and that
+		// event may arrive before the request's own response.
+		return c.transferDialplan(ctx, to)
+	}
 	// The transfer gives up when the call ends meanwhile (the callee hangs up while the agent rings).
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -132,27 +141,21 @@ func (c *ariCall) Transfer(ctx context.Context, to call.Target) error {
 		case <-ctx.Done():
 		}
 	}()
-	if to.Endpoint == "" {
-		if to.Extension == "" && to.Context == "" {
-			return fmt.Errorf("ari: transfer: %w: target has no endpoint, context or extension", ErrIncompleteConfig)
-		}
-		return c.transferDialplan(ctx, to)
-	}
 	return c.transferAgent(ctx, to)
 }
 
 func (c *ariCall) transferDialplan(ctx context.Context, to call.Target) error {
-	c.mu.Lock()
-	c.continued = true
-	c.mu.Unlock()
-	if err := c.d.c.RemoveChannel(ctx, c.bridgeID, c.chanID); err != nil && !errors.Is(err, ErrNotFound) {
-		c.log.Debug().Err(err).Msg("ari: remove callee from bridge before continue")
-	}
 	prio := to.Priority
 	if prio <= 0 {
 		prio = 1
 	}
 	detail := to.Context + "," + to.Extension + "," + strconv.Itoa(prio)
+	c.mu.Lock()
+	c.continued, c.continueTo = true, detail
+	c.mu.Unlock()
+	if err := c.d.c.RemoveChannel(ctx, c.bridgeID, c.chanID); err != nil && !errors.Is(err, ErrNotFound) {
+		c.log.Debug().Err(err).Msg("ari: remove callee from bridge before continue")
+	}
 	if err := c.d.c.ContinueInDialplan(ctx, c.chanID, ContinueParams{Context: to.Context, Extension: to.Extension, Priority: prio}); err != nil {
 		c.mu.Lock()
 		c.continued = false
@@ -164,7 +167,7 @@ func (c *ariCall) transferDialplan(ctx context.Context, to call.Target) error {
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
 	}
 	c.media.close(fmt.Errorf("media detached by transfer: %w", call.ErrHungUp))
-	c.emit(call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail})
+	// The loop reports EventTransferred when the callee leaves Stasis, then the hang-up "transferred".
 	select {
 	case <-c.done:
 		return nil
@@ -181,7 +184,7 @@ func (c *ariCall) transferDialplan(ctx context.Context, to call.Target) error {
 func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 	agentID, agentOther := NewID("ag"), NewID("ag")
 	c.sub.Add(agentID) // the call's loop watches the agent once it is bridged
-	asub := c.d.c.Subscribe(agentID, agentOther)
+	asub := c.d.c.SubscribeSize(callEventQueue, agentID, agentOther)
 	defer asub.Close()
 	timeout := to.Timeout
 	if timeout <= 0 {
@@ -287,6 +290,10 @@ func (c *ariCall) loop() {
 			continued := c.continued
 			c.mu.Unlock()
 			if e.Channel.ID == c.chanID && continued {
+				c.mu.Lock()
+				to := c.continueTo
+				c.mu.Unlock()
+				c.emit(call.Event{Type: call.EventTransferred, Time: e.Timestamp.Time, Detail: to})
 				cause, detail, at = call.CauseNormal, "transferred", e.Timestamp.Time
 				return
 			}

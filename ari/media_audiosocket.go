@@ -35,7 +35,7 @@ func newMediaAudioSocket(d *Driver, conn *audiosocket.Conn) (*mediaAudioSocket, 
 	m := &mediaAudioSocket{
 		format: d.format,
 		conn:   conn,
-		rx:     newMediaRx(d.format, d.cfg.JitterDepth),
+		rx:     newMediaRx(d.format, d.cfg.JitterDepth, d.clock),
 		wq:     make(chan []int16, 8),
 		done:   make(chan struct{}),
 	}

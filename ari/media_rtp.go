@@ -40,7 +40,7 @@ func newMediaRTP(d *Driver, remote netip.AddrPort) (*mediaRTP, error) {
 	m := &mediaRTP{
 		format: d.format,
 		pt:     d.pt,
-		rx:     newMediaRx(d.format, d.cfg.JitterDepth),
+		rx:     newMediaRx(d.format, d.cfg.JitterDepth, d.clock),
 		seq:    rtp.NewSequencer(d.pt),
 	}
 	st, err := d.rtp.Register(remote, d.pt, m.onPacket)

@@ -9,7 +9,8 @@ import (
 )
 
 // mediaRx paces Media.Read: packets go into the audio package's jitter buffer as they arrive, and Read pops one
-// frame per 20 ms of wall-clock time. Asterisk sends nothing while the far end is silent, so a gap simply pops
+// frame per 20 ms of wall-clock time, on the ticks of the driver's playout clock (one wake-up for every call
+// instead of a timer per call; a timer when the clock is not running). Asterisk sends nothing while the far end is silent, so a gap simply pops
 // silence (after the buffer's brief loss concealment) on time: Read never stalls waiting for a packet.
 type mediaRx struct {
 	format audio.Format
@@ -24,20 +25,27 @@ type mediaRx struct {
 	closed  chan struct{}
 	once    sync.Once
 
-	readMu sync.Mutex  // serialises Read callers (the contract has one reader; this keeps misuse safe)
-	timer  *time.Timer // Read's wait, guarded by readMu
+	readMu sync.Mutex   // serialises Read callers (the contract has one reader; this keeps misuse safe)
+	timer  *time.Timer  // Read's wait without a running clock, guarded by readMu
+	clock  *audio.Clock // paces Read when running; may be nil
 }
 
-func newMediaRx(f audio.Format, depth int) *mediaRx {
+func newMediaRx(f audio.Format, depth int, clock *audio.Clock) *mediaRx {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &mediaRx{
 		format: f,
-		jb:     audio.NewJitterBuffer(audio.JitterConfig{FrameSamples: f.FrameSamples(), Depth: depth}),
+		clock:  clock,
+		jb:     audio.NewJitterBuffer(audio.JitterConfig{FrameSamples: f.FrameSamples(), Depth: depth, Window: jitterWindow(depth)}),
 		closed: make(chan struct{}),
 		timer:  t,
 	}
 }
+
+// jitterWindow is how far ahead of the playout point a packet may arrive before the buffer resynchronises: 320 ms
+// beyond the configured delay. The buffer's memory is a power of two above it (32 frames, 10 KiB at 8 kHz, for the
+// default delay), where the audio package's general default of 64 frames would take 40-80 KiB per call.
+func jitterWindow(depth int) int { return max(16, depth+16) }
 
 // push adds one packet's samples with its RTP sequence number and timestamp.
 func (r *mediaRx) push(seq uint16, ts uint32, samples []int16) {
@@ -84,28 +92,57 @@ func (r *mediaRx) read(ctx context.Context) (audio.Frame, error) {
 	}
 	due := r.due
 	r.mu.Unlock()
-	if wait := due.Sub(now); wait > 0 {
-		r.timer.Reset(wait)
-		select {
-		case <-r.timer.C:
-		case <-r.closed:
-			r.timer.Stop()
-		case <-ctx.Done():
-			r.timer.Stop()
-			return audio.Frame{}, ctx.Err()
-		}
+	due, err := r.wait(ctx, now, due)
+	if err != nil {
+		return audio.Frame{}, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
 		return audio.Frame{}, r.err
 	}
+	r.due = due
 	samples, _ := r.jb.Pop(make([]int16, r.format.FrameSamples()))
 	r.due = r.due.Add(audio.FrameDuration)
 	if now := time.Now(); now.Sub(r.due) > time.Second {
 		r.due = now // the reader stalled for over a second: resume from now instead of bursting to catch up
 	}
 	return audio.Frame{Rate: r.format.Rate, Samples: samples}, nil
+}
+
+// wait blocks until the frame due at due may be popped and returns the time it counts as due: the clock tick
+// nearest to due (so a call's reads fall onto the clock's grid after the first one), or due itself when waiting
+// on a timer.
+func (r *mediaRx) wait(ctx context.Context, now, due time.Time) (time.Time, error) {
+	if !due.After(now) {
+		return due, nil
+	}
+	for r.clock != nil {
+		at, tick, ok := r.clock.NextTick()
+		if !ok {
+			break
+		}
+		select {
+		case <-tick:
+		case <-r.closed:
+			return due, nil
+		case <-ctx.Done():
+			return due, ctx.Err()
+		}
+		if !at.Before(due.Add(-audio.FrameDuration / 2)) {
+			return at, nil
+		}
+	}
+	r.timer.Reset(due.Sub(now))
+	select {
+	case <-r.timer.C:
+	case <-r.closed:
+		r.timer.Stop()
+	case <-ctx.Done():
+		r.timer.Stop()
+		return due, ctx.Err()
+	}
+	return due, nil
 }
 
 // close makes Read return err.

@@ -92,7 +92,7 @@ var (
 // newMediaWebSocket creates the call's chan_websocket channel, connects to it and waits until Asterisk has put it
 // in Stasis (which happens only once the connection is up), so setupCall can bridge it.
 func (d *Driver) newMediaWebSocket(ctx context.Context, c *ariCall) (callMedia, error) {
-	sub := d.c.Subscribe(c.extID)
+	sub := d.c.SubscribeSize(callEventQueue, c.extID)
 	defer sub.Close()
 	ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 		ChannelID:      c.extID,
@@ -142,7 +142,7 @@ func newMediaWebSocketConn(d *Driver, c *ariCall, conn *websocket.Conn, start ws
 		sampleSize: 1,
 		log:        c.log.With().Str("media", "websocket").Logger(),
 		c:          c,
-		rx:         newMediaRx(d.format, d.cfg.JitterDepth),
+		rx:         newMediaRx(d.format, d.cfg.JitterDepth, d.clock),
 		wq:         make(chan wsFrame, 8),
 		flushReq:   make(chan struct{}, 1),
 		xonCh:      make(chan struct{}, 1),
@@ -166,7 +166,7 @@ func newMediaWebSocketConn(d *Driver, c *ariCall, conn *websocket.Conn, start ws
 	m.out = out
 	var dtmf *Subscription
 	if c.chanID != "" {
-		dtmf = d.c.Subscribe(c.chanID)
+		dtmf = d.c.SubscribeSize(callEventQueue, c.chanID)
 	}
 	m.wg.Add(3)
 	go m.readLoop()

@@ -385,11 +385,9 @@ func TestStartStopsWithContext(t *testing.T) {
 
 func TestSlowConsumerOverflow(t *testing.T) {
 	f := newFakeEvents(t)
-	cfg := f.config()
-	cfg.EventBuffer = 4
-	c, _ := New(cfg)
+	c, _ := New(f.config()) // EventBuffer: the default 1024
 	defer c.Close()
-	slow := c.Subscribe("ch-1")
+	slow := c.SubscribeSize(4, "ch-1") // a queue of 4, as a driver gives each call
 	fast := c.Subscribe("ch-1")
 	other := c.Subscribe("ch-2")
 	if err := c.Start(t.Context()); err != nil {

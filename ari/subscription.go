@@ -41,7 +41,14 @@ func (r *subRegistry) init() {
 // creates the resource, so its first event cannot be missed. The subscription ends with Close or the client's
 // Close; its Events channel is then closed.
 func (c *Client) Subscribe(ids ...string) *Subscription {
-	s := c.newSub(false)
+	return c.SubscribeSize(c.cfg.EventBuffer, ids...)
+}
+
+// SubscribeSize is Subscribe with a queue of n events instead of Config.EventBuffer: a channel's own events come
+// a few at a time, so a driver with thousands of calls keeps each call's queue small (a queue's memory is
+// allocated up front). n below 2 is taken as 2.
+func (c *Client) SubscribeSize(n int, ids ...string) *Subscription {
+	s := c.newSub(false, n)
 	s.Add(ids...)
 	return s
 }
@@ -49,11 +56,10 @@ func (c *Client) Subscribe(ids ...string) *Subscription {
 // SubscribeAll returns a subscription for every event of the application, including events no id matches (such as
 // ApplicationReplaced).
 func (c *Client) SubscribeAll() *Subscription {
-	return c.newSub(true)
+	return c.newSub(true, c.cfg.EventBuffer)
 }
 
-func (c *Client) newSub(all bool) *Subscription {
-	n := c.cfg.EventBuffer
+func (c *Client) newSub(all bool, n int) *Subscription {
 	if n < 2 {
 		n = 2 // room for an *Overflow and the event after it
 	}

@@ -54,6 +54,10 @@ type Clock struct {
 
 	latMu sync.Mutex
 	lat   latencyHist
+
+	nextMu sync.Mutex
+	nextAt time.Time     // scheduled time of the next tick
+	nextCh chan struct{} // closed once that tick's frames are sent; nil while the clock is not running
 }
 
 // NewClock returns a stopped clock; start it with Run.
@@ -74,12 +78,14 @@ func (c *Clock) Run(ctx context.Context) error {
 		return ErrClockRunning
 	}
 	defer close(c.stopped)
+	defer c.endTicks()
 	log := c.cfg.Logger
 	period := c.cfg.Period
 	start := c.src.Now()
 	var active []*Group
 	for n := int64(0); ; n++ {
 		sched := start.Add(time.Duration(n) * period)
+		c.scheduleTick(sched)
 		if !c.src.WaitUntil(ctx, sched) {
 			return ctx.Err()
 		}
@@ -90,7 +96,53 @@ func (c *Clock) Run(ctx context.Context) error {
 			sched = start.Add(time.Duration(n) * period)
 			log.Warn().Dur("late", late).Int64("skipped_ticks", skip).Msg("playout clock stalled; skipping ticks")
 		}
+		c.scheduleTick(sched) // after a skip
 		active = c.tick(sched, active[:0])
+		c.fireTick()
+	}
+}
+
+// NextTick returns the scheduled time of the clock's next tick and a channel closed once that tick's frames have
+// been handed to the senders, so any number of goroutines can pace themselves on the clock (the drivers' receive
+// side does) without a timer each. ok is false when the clock is not running; a channel returned just before the
+// clock stops is closed when it stops.
+func (c *Clock) NextTick() (at time.Time, tick <-chan struct{}, ok bool) {
+	c.nextMu.Lock()
+	defer c.nextMu.Unlock()
+	if c.nextCh == nil {
+		return time.Time{}, nil, false
+	}
+	return c.nextAt, c.nextCh, true
+}
+
+// scheduleTick publishes the next tick's time.
+func (c *Clock) scheduleTick(at time.Time) {
+	c.nextMu.Lock()
+	c.nextAt = at
+	if c.nextCh == nil {
+		c.nextCh = make(chan struct{})
+	}
+	c.nextMu.Unlock()
+}
+
+// fireTick wakes the goroutines waiting for the tick just run.
+func (c *Clock) fireTick() {
+	c.nextMu.Lock()
+	ch := c.nextCh
+	c.nextCh = make(chan struct{})
+	c.nextAt = c.nextAt.Add(c.cfg.Period)
+	c.nextMu.Unlock()
+	close(ch)
+}
+
+// endTicks wakes every waiter for good: the clock has stopped.
+func (c *Clock) endTicks() {
+	c.nextMu.Lock()
+	ch := c.nextCh
+	c.nextCh = nil
+	c.nextMu.Unlock()
+	if ch != nil {
+		close(ch)
 	}
 }
 

@@ -459,3 +459,46 @@ func TestStreamHoldRelease(t *testing.T) {
 		t.Fatalf("after Flush: %+v", st)
 	}
 }
+
+func TestClockNextTick(t *testing.T) {
+	fc := &fakeClock{now: time.Unix(0, 0), gate: make(chan struct{})}
+	c := NewClock(ClockConfig{})
+	c.src = fc
+	if _, _, ok := c.NextTick(); ok {
+		t.Fatal("NextTick ok before Run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var at time.Time
+	var tick <-chan struct{}
+	waitFor(t, func() bool {
+		var ok bool
+		at, tick, ok = c.NextTick()
+		return ok
+	})
+	if !at.Equal(time.Unix(0, 0)) {
+		t.Fatalf("first tick at %v, want the clock's start", at)
+	}
+	select {
+	case <-tick:
+		t.Fatal("tick channel closed before the tick ran")
+	default:
+	}
+	fc.gate <- struct{}{}
+	<-tick
+	next, tick2, ok := c.NextTick()
+	if !ok || next.Sub(at) != FrameDuration {
+		t.Fatalf("after a tick: next at %v (ok %v), want %v later", next, ok, FrameDuration)
+	}
+	cancel()
+	select {
+	case <-tick2: // closed when the clock stops: a waiter never hangs
+	case <-time.After(2 * time.Second):
+		t.Fatal("a waiter for the next tick was not woken when the clock stopped")
+	}
+	<-done
+	if _, _, ok := c.NextTick(); ok {
+		t.Fatal("NextTick ok after the clock stopped")
+	}
+}
