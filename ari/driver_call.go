@@ -42,8 +42,8 @@ type ariCall struct {
 	hangupCh     chan struct{}
 
 	mu         sync.Mutex
-	local      bool // the bot asked for the hang-up
-	continued  bool // Transfer sent the callee to the dialplan
+	local      bool   // the bot asked for the hang-up
+	continued  bool   // Transfer sent the callee to the dialplan
 	continueTo string // where: "context,extension,priority"; the loop reports it with EventTransferred
 	agentID    string
 	extGone    bool
