@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/audio"
@@ -465,4 +466,62 @@ func TestRunHoldResumesAfterBackchannel(t *testing.T) {
 		t.Fatalf("the callee heard %d bot frames of the %d-frame prompt", fc.heard, want)
 	}
 	t.Logf("held %d ticks (%v) over the backchannel", fc.heldTicks, time.Duration(fc.heldTicks)*audio.FrameDuration)
+}
+
+// countingASR counts the audio written to its streams.
+type countingASR struct {
+	inner asr.Recognizer
+	mu    sync.Mutex
+	fed   time.Duration
+}
+
+func (c *countingASR) Start(ctx context.Context, cfg asr.Config) (asr.Stream, error) {
+	s, err := c.inner.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &countingStream{Stream: s, c: c}, nil
+}
+
+type countingStream struct {
+	asr.Stream
+	c *countingASR
+}
+
+func (s *countingStream) Write(f audio.Frame) error {
+	s.c.mu.Lock()
+	s.c.fed += f.Duration()
+	s.c.mu.Unlock()
+	return s.Stream.Write(f)
+}
+
+func TestRunGateASR(t *testing.T) {
+	noLeak(t)
+	s := load(t, "../examples/finance-overdue/script.yaml")
+	vars := map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}
+	fed := map[bool]time.Duration{}
+	for _, gate := range []bool{false, true} {
+		fc := newFakeCall(t, step{say: "我昨天已经还了"})
+		rec := &countingASR{inner: &asrtest.Recognizer{}}
+		d := deps(vars, nil, nil)
+		d.ASR = rec
+		d.Turn.GateASR = gate
+		res, err := dialog.Run(t.Context(), fc, s, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Outcome.Has("already_paid") || res.Turns[1].Transcript != "我昨天已经还了" {
+			t.Fatalf("gate %v: outcome %+v turns %+v", gate, res.Outcome, res.Turns)
+		}
+		call := time.Duration(fc.tick) * audio.FrameDuration
+		fed[gate] = rec.fed
+		t.Logf("gate %v: recognizer got %v of a %v call", gate, rec.fed, call)
+		if !gate && rec.fed < call-100*time.Millisecond {
+			t.Fatalf("without the gate the recognizer got %v of a %v call", rec.fed, call)
+		}
+	}
+	// The callee spoke once: the recognizer hears that, its pre-roll and tail, not the bot's minutes.
+	if fed[true] >= fed[false]/2 {
+		t.Fatalf("gated recognizer got %v, ungated %v", fed[true], fed[false])
+	}
 }

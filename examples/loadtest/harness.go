@@ -25,6 +25,7 @@ import (
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/store"
+	"github.com/outcall/outcall/tts"
 	"github.com/outcall/outcall/tts/ttstest"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	Settle time.Duration // wait after the ramp before measuring; default: 1s
 	// BargeInAfter is dialog.TurnConfig.BargeInAfter; default: 0 (the library's default, 400 ms)
 	BargeInAfter time.Duration
+	// NoGate feeds the recognizer every frame instead of only around the callee's speech (dialog.TurnConfig.GateASR)
+	NoGate bool
 	// JitterDepth is ari.DriverConfig.JitterDepth; default: 0 (the driver's default, 3 frames = 60 ms)
 	JitterDepth int
 	RedisURL    string // Redis of the dialog store; required
@@ -121,6 +124,7 @@ type Result struct {
 	BargeN         int     `json:"barge_n"`
 	BargeLeaked    int     `json:"barge_leaked_frames"` // bot frames heard after the stop: must be 0
 	BargeInAfterMs float64 `json:"barge_in_after_ms"`   // the configured threshold
+	GateASR        bool    `json:"gate_asr"`            // the recognizer heard only the callee's speech
 
 	RedisRoundTrips int64   `json:"redis_round_trips"` // commands and pipelines sent for the application
 	RedisSetup      int64   `json:"redis_setup"`       // connection setup (HELLO, CLIENT SETINFO): once per pooled connection
@@ -152,6 +156,7 @@ type run struct {
 	drv    *ari.Driver
 	store  dialog.Store
 	rt     *roundTrips
+	tts    tts.Synthesizer // the fake synthesizer behind the library's prompt cache, shared by every call
 
 	measuring atomic.Bool
 	proc      samples
@@ -222,6 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer drv.Close()
 
 	r := &run{cfg: cfg, log: cfg.Logger, script: script, drv: drv, rt: rt,
+		tts:   tts.NewCache(&ttstest.Synthesizer{}, tts.CacheConfig{}),
 		store: store.NewRedis(rdb, store.RedisConfig{TTL: 10 * time.Minute})}
 	return r.drive(ctx, sim)
 }
@@ -230,7 +236,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // then lets the live calls finish.
 func (r *run) drive(ctx context.Context, sim *simProc) (*Result, error) {
 	cfg := r.cfg
-	res := &Result{Calls: cfg.Calls, Turns: cfg.Turns, Rate: cfg.Rate, BargeInAfterMs: ms(r.bargeInAfter())}
+	res := &Result{Calls: cfg.Calls, Turns: cfg.Turns, Rate: cfg.Rate, BargeInAfterMs: ms(r.bargeInAfter()),
+		GateASR: !cfg.NoGate}
 	runtime.GC()
 	g0, rss0, heap0 := runtime.NumGoroutine(), processRSS(), heapInUse()
 
@@ -459,9 +466,11 @@ func (r *run) oneCall(ctx context.Context) {
 	}}
 	res, err := dialog.Run(ctx, newProbedCall(c, probe), r.script, dialog.Deps{
 		ASR:   &probedASR{inner: &asrtest.Recognizer{}, probe: probe},
-		TTS:   &ttstest.Synthesizer{},
+		TTS:   r.tts,
 		Store: r.store,
-		Turn:  dialog.TurnConfig{BargeInAfter: r.cfg.BargeInAfter},
+		// The recognizer hears the callee's speech, not the bot's minutes (GateASR), as a deployment on a
+		// recognizer billed per second of audio runs.
+		Turn: dialog.TurnConfig{BargeInAfter: r.cfg.BargeInAfter, GateASR: !r.cfg.NoGate},
 	})
 	r.mu.Lock()
 	r.journal += int64(len(res.Turns))

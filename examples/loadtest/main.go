@@ -35,6 +35,7 @@ func main() {
 		turns    = flag.Int("turns", 3, "callee utterances per call, one of them a barge-in (>= 2)")
 		window   = flag.Duration("for", 15*time.Second, "measurement window per size, after the ramp")
 		settle   = flag.Duration("settle", time.Second, "wait between the ramp and the window")
+		noGate   = flag.Bool("nogate", false, "feed the recognizer every frame (default: only around the callee's speech, dialog.TurnConfig.GateASR)")
 		bargeIn  = flag.Duration("bargein", 0, "dialog TurnConfig.BargeInAfter (default: the library's 400ms)")
 		jitter   = flag.Int("jitter", 0, "driver JitterDepth in frames (default: the driver's 3)")
 		sweep    = flag.Bool("sweep", false, "run every size of -sizes")
@@ -77,7 +78,7 @@ func main() {
 		}
 	}
 	base := Config{Rate: *rate, Turns: *turns, For: *window, Settle: *settle, BargeInAfter: *bargeIn,
-		JitterDepth: *jitter, Floor: *floorBin, Progress: os.Stderr, Logger: log,
+		NoGate: *noGate, JitterDepth: *jitter, Floor: *floorBin, Progress: os.Stderr, Logger: log,
 		Sim: []string{exe, "-sim"}}
 	if *verbose {
 		base.Sim = append(base.Sim, "-v")

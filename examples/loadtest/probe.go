@@ -62,6 +62,20 @@ type probedMedia struct {
 	probe *turnProbe
 }
 
+// Hold implements call.Holder (the driver's media is one).
+func (m *probedMedia) Hold() {
+	if h, ok := m.Media.(call.Holder); ok {
+		h.Hold()
+	}
+}
+
+// Release implements call.Holder.
+func (m *probedMedia) Release() {
+	if h, ok := m.Media.(call.Holder); ok {
+		h.Release()
+	}
+}
+
 // Write implements call.Media.
 func (m *probedMedia) Write(ctx context.Context, f audio.Frame) error {
 	err := m.Media.Write(ctx, f)
