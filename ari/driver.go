@@ -91,6 +91,7 @@ type Driver struct {
 	as       *audiosocket.Server
 	clock    *audio.Clock
 	group    *audio.Group
+	pacer    *rxPacer // paces every call's received frames
 	ownRTP   bool
 	ownAS    bool
 	cancel   context.CancelFunc
@@ -190,6 +191,7 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 			_ = d.clock.Run(ctx)
 		}()
 	}
+	d.pacer = newRxPacer(d.clock)
 	if d.rtp != nil {
 		d.group = d.clock.NewGroup(&rtpSender{t: d.rtp})
 	} else if cfg.Transport == TransportWebSocket {
@@ -298,6 +300,7 @@ func (d *Driver) Close() error {
 	wg.Wait()
 	d.wg.Wait()
 	d.group.Close()
+	d.pacer.close()
 	if d.cancel != nil {
 		d.cancel()
 		<-d.clockEnd

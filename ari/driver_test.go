@@ -609,3 +609,60 @@ func TestDriverCallIDNamesChannels(t *testing.T) {
 		t.Fatalf("the originated channel is not named after the call id: %v", err)
 	}
 }
+
+// TestDriverFrameChannel: every transport's media delivers paced frames on its channel (call.FrameChannel), one per
+// 20 ms, and closes it at hang-up.
+func TestDriverFrameChannel(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  ari.DriverConfig
+	}{
+		{"rtp", ari.DriverConfig{}},
+		{"audiosocket", ari.DriverConfig{Transport: ari.TransportAudioSocket}},
+		{"websocket", wsConfig(ari.FormatULaw)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSimDriver(t, tc.cfg)
+			c := dial(t, e, "echo")
+			fc, ok := c.Media().(call.FrameChannel)
+			if !ok || fc.Frames() == nil {
+				t.Fatalf("%T is not a call.FrameChannel with a channel", c.Media())
+			}
+			frames := fc.Frames()
+			for len(frames) > 0 { // frames since answer
+				<-frames
+			}
+			start := time.Now()
+			n := 0
+			for time.Since(start) < time.Second {
+				f := <-frames
+				if f.Rate != c.Media().Format().Rate || len(f.Samples) != c.Media().Format().FrameSamples() {
+					t.Fatalf("frame %d: %d samples at %d Hz", n, len(f.Samples), f.Rate)
+				}
+				n++
+			}
+			if n < 45 || n > 55 {
+				t.Fatalf("%d frames in 1 s, want 50 (one per 20 ms)", n)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := c.Hangup(ctx, call.CauseNormal); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.After(2 * time.Second)
+			for {
+				select {
+				case _, ok := <-frames:
+					if !ok {
+						if _, err := c.Media().Read(ctx); !errors.Is(err, call.ErrHungUp) {
+							t.Fatalf("Read after the channel closed: %v", err)
+						}
+						return
+					}
+				case <-deadline:
+					t.Fatal("frame channel not closed 2 s after hang-up")
+				}
+			}
+		})
+	}
+}

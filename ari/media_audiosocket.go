@@ -27,15 +27,16 @@ type mediaAudioSocket struct {
 }
 
 var (
-	_ call.Media  = (*mediaAudioSocket)(nil)
-	_ call.Holder = (*mediaAudioSocket)(nil)
+	_ call.Media        = (*mediaAudioSocket)(nil)
+	_ call.Holder       = (*mediaAudioSocket)(nil)
+	_ call.FrameChannel = (*mediaAudioSocket)(nil)
 )
 
 func newMediaAudioSocket(d *Driver, conn *audiosocket.Conn) (*mediaAudioSocket, error) {
 	m := &mediaAudioSocket{
 		format: d.format,
 		conn:   conn,
-		rx:     newMediaRx(d.format, d.cfg.JitterDepth, d.clock),
+		rx:     d.newRx(),
 		wq:     make(chan []int16, 8),
 		done:   make(chan struct{}),
 	}
@@ -142,3 +143,6 @@ func (m *mediaAudioSocket) Hold() { m.out.Hold() }
 
 // Release implements call.Holder.
 func (m *mediaAudioSocket) Release() { m.out.Release() }
+
+// Frames implements call.FrameChannel.
+func (m *mediaAudioSocket) Frames() <-chan audio.Frame { return m.rx.Frames() }

@@ -32,15 +32,16 @@ type mediaRTP struct {
 }
 
 var (
-	_ call.Media  = (*mediaRTP)(nil)
-	_ call.Holder = (*mediaRTP)(nil)
+	_ call.Media        = (*mediaRTP)(nil)
+	_ call.Holder       = (*mediaRTP)(nil)
+	_ call.FrameChannel = (*mediaRTP)(nil)
 )
 
 func newMediaRTP(d *Driver, remote netip.AddrPort) (*mediaRTP, error) {
 	m := &mediaRTP{
 		format: d.format,
 		pt:     d.pt,
-		rx:     newMediaRx(d.format, d.cfg.JitterDepth, d.clock),
+		rx:     d.newRx(),
 		seq:    rtp.NewSequencer(d.pt),
 	}
 	st, err := d.rtp.Register(remote, d.pt, m.onPacket)
@@ -169,3 +170,6 @@ func (m *mediaRTP) Hold() { m.out.Hold() }
 
 // Release implements call.Holder.
 func (m *mediaRTP) Release() { m.out.Release() }
+
+// Frames implements call.FrameChannel.
+func (m *mediaRTP) Frames() <-chan audio.Frame { return m.rx.Frames() }

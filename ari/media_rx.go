@@ -25,6 +25,11 @@ type mediaRx struct {
 	closed  chan struct{}
 	once    sync.Once
 
+	// push mode (rxPacer): frames are popped on the clock's ticks into frames, which Read and Frames consume
+	pushed    bool
+	frames    chan audio.Frame
+	overflows uint64 // frames dropped because the consumer was more than frameQueue behind
+
 	readMu sync.Mutex   // serialises Read callers (the contract has one reader; this keeps misuse safe)
 	timer  *time.Timer  // Read's wait without a running clock, guarded by readMu
 	clock  *audio.Clock // paces Read when running; may be nil
@@ -40,6 +45,13 @@ func newMediaRx(f audio.Format, depth int, clock *audio.Clock) *mediaRx {
 		closed: make(chan struct{}),
 		timer:  t,
 	}
+}
+
+// newRx returns a call's receive side, paced by the driver's pacer.
+func (d *Driver) newRx() *mediaRx {
+	r := newMediaRx(d.format, d.cfg.JitterDepth, d.clock)
+	d.pacer.add(r)
+	return r
 }
 
 // jitterWindow is how far ahead of the playout point a packet may arrive before the buffer resynchronises: 320 ms
@@ -76,8 +88,71 @@ func (r *mediaRx) pushStream(samples []int16) {
 	}
 }
 
+// Frames returns the paced frame channel in push mode (closed when the media ends), else nil.
+func (r *mediaRx) Frames() <-chan audio.Frame { return r.frames }
+
+// frameQueue is how many paced frames wait for a consumer in push mode before the oldest are dropped: 1 s.
+const frameQueue = 50
+
+// startPush switches to push mode; the pacer calls pushDue on every tick from then on.
+func (r *mediaRx) startPush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pushed = true
+	r.frames = make(chan audio.Frame, frameQueue)
+	if r.err != nil {
+		close(r.frames)
+	}
+}
+
+// pushDue pops the frames due by now (at most a few, after a stall of the pacer) into the frame channel. It
+// returns false once the media has ended.
+func (r *mediaRx) pushDue(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return false
+	}
+	if r.due.IsZero() {
+		r.due = now
+	}
+	for n := 0; n < 3 && !r.due.After(now.Add(audio.FrameDuration/2)); n++ {
+		samples, _ := r.jb.Pop(make([]int16, r.format.FrameSamples()))
+		r.due = r.due.Add(audio.FrameDuration)
+		select {
+		case r.frames <- audio.Frame{Rate: r.format.Rate, Samples: samples}:
+		default:
+			r.overflows++ // the consumer is a second behind: this frame is lost
+		}
+	}
+	if now.Sub(r.due) > time.Second {
+		r.due = now // the pacer stalled for over a second: resume from now
+	}
+	return true
+}
+
 // read waits for the next frame time and pops a frame (received, concealed or silent).
 func (r *mediaRx) read(ctx context.Context) (audio.Frame, error) {
+	if r.pushed {
+		select {
+		case <-r.closed: // ended: say so at once, whatever is still queued
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return audio.Frame{}, r.err
+		default:
+		}
+		select {
+		case f, ok := <-r.frames:
+			if ok {
+				return f, nil
+			}
+		case <-ctx.Done():
+			return audio.Frame{}, ctx.Err()
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return audio.Frame{}, r.err
+	}
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
 	r.mu.Lock()
@@ -150,6 +225,9 @@ func (r *mediaRx) close(err error) {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.err = err
+		if r.pushed {
+			close(r.frames)
+		}
 		r.mu.Unlock()
 		close(r.closed)
 	})

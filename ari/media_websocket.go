@@ -85,8 +85,9 @@ type mediaWebSocket struct {
 }
 
 var (
-	_ call.Media  = (*mediaWebSocket)(nil)
-	_ call.Holder = (*mediaWebSocket)(nil)
+	_ call.Media        = (*mediaWebSocket)(nil)
+	_ call.Holder       = (*mediaWebSocket)(nil)
+	_ call.FrameChannel = (*mediaWebSocket)(nil)
 )
 
 // newMediaWebSocket creates the call's chan_websocket channel, connects to it and waits until Asterisk has put it
@@ -142,7 +143,7 @@ func newMediaWebSocketConn(d *Driver, c *ariCall, conn *websocket.Conn, start ws
 		sampleSize: 1,
 		log:        c.log.With().Str("media", "websocket").Logger(),
 		c:          c,
-		rx:         newMediaRx(d.format, d.cfg.JitterDepth, d.clock),
+		rx:         d.newRx(),
 		wq:         make(chan wsFrame, 8),
 		flushReq:   make(chan struct{}, 1),
 		xonCh:      make(chan struct{}, 1),
@@ -588,3 +589,6 @@ func (m *mediaWebSocket) Hold() { m.out.Hold() }
 
 // Release implements call.Holder.
 func (m *mediaWebSocket) Release() { m.out.Release() }
+
+// Frames implements call.FrameChannel.
+func (m *mediaWebSocket) Frames() <-chan audio.Frame { return m.rx.Frames() }

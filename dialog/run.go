@@ -183,9 +183,36 @@ type runner struct {
 	gated     []audio.Frame // reused by the gate
 }
 
-type frameOrErr struct {
-	f   audio.Frame
-	err error
+// frameSource returns the callee's frames and, once their channel is closed, why: the Media's own channel when
+// it has one (call.FrameChannel), else one fed by a reader goroutine.
+func (r *runner) frameSource(ctx context.Context) (<-chan audio.Frame, func() error) {
+	if fc, ok := r.m.(call.FrameChannel); ok {
+		if ch := fc.Frames(); ch != nil {
+			return ch, func() error {
+				_, err := r.m.Read(ctx) // the channel is closed: Read says why at once
+				return err
+			}
+		}
+	}
+	ch := make(chan audio.Frame, 8)
+	var err error // written before ch is closed
+	go func() {
+		defer close(ch)
+		for {
+			f, e := r.m.Read(ctx)
+			if e != nil {
+				err = e
+				return
+			}
+			select {
+			case ch <- f:
+			case <-ctx.Done():
+				err = ctx.Err()
+				return
+			}
+		}
+	}()
+	return ch, func() error { return err }
 }
 
 // speech is the bot's prompt being played.
@@ -259,21 +286,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 	}()
 
-	frames := make(chan frameOrErr, 8)
-	go func() {
-		defer close(frames)
-		for {
-			f, err := r.m.Read(ctx)
-			select {
-			case frames <- frameOrErr{f, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	frames, readErr := r.frameSource(ctx)
 
 	vad := audio.NewVAD(r.tc.VAD)
 	events := r.c.Events()
@@ -289,7 +302,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 
 	var pre *speech
 	for {
-		in, heard, bargeIn, lat, err := r.turn(ctx, reply, pre, stream, frames, events, vad)
+		in, heard, bargeIn, lat, err := r.turn(ctx, reply, pre, stream, frames, readErr, events, vad)
 		pre = nil
 		pf := asProviderFailure(err)
 		if err != nil && pf == nil {
@@ -377,8 +390,8 @@ const voicedDB = 6
 
 // turn speaks reply.Prompt and listens for the callee's answer. For a final reply (Done) it speaks without
 // barge-in and returns once the audio has played.
-func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.Stream, frames <-chan frameOrErr,
-	events <-chan call.Event, vad *audio.VAD) (in Input, heard string, bargeIn bool, lat Latency, err error) {
+func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.Stream, frames <-chan audio.Frame,
+	readErr func() error, events <-chan call.Event, vad *audio.VAD) (in Input, heard string, bargeIn bool, lat Latency, err error) {
 	listen := reply.Listen
 	bargeAllowed := listen.BargeIn == nil || *listen.BargeIn
 	if reply.Done {
@@ -555,17 +568,21 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 					return Press(digits), heard, bargeIn, lat, nil
 				}
 			}
-		case fe, ok := <-frames:
-			if !ok || fe.err != nil {
-				if !ok || errors.Is(fe.err, call.ErrHungUp) {
+		case fr, ok := <-frames:
+			if !ok {
+				err := readErr()
+				switch {
+				case err == nil || errors.Is(err, call.ErrHungUp):
 					return HungUp(), heard, bargeIn, lat, errCalleeGone
+				case ctx.Err() != nil:
+					return Input{}, heard, bargeIn, lat, ctx.Err()
 				}
-				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: read media: %w", fe.err)
+				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: read media: %w", err)
 			}
-			r.pos += fe.f.Duration()
-			ev, evOK := vad.Process(fe.f)
+			r.pos += fr.Duration()
+			ev, evOK := vad.Process(fr)
 			if stream != nil {
-				if err := r.recognize(stream, fe.f, vad); err != nil {
+				if err := r.recognize(stream, fr, vad); err != nil {
 					if f := lostASR(err); f != nil {
 						return Input{}, heard, bargeIn, lat, f
 					}
@@ -589,7 +606,7 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 			if holder != nil && bargeAllowed && vad.Loud() && speaking() {
 				if !held {
 					holder.Hold()
-					held, heldAt, bcDone = true, r.pos-fe.f.Duration(), false
+					held, heldAt, bcDone = true, r.pos-fr.Duration(), false
 				}
 				loudAt = r.pos
 			}

@@ -76,6 +76,14 @@ func (m *probedMedia) Release() {
 	}
 }
 
+// Frames implements call.FrameChannel (the driver's media is one): the probe watches writes only.
+func (m *probedMedia) Frames() <-chan audio.Frame {
+	if fc, ok := m.Media.(call.FrameChannel); ok {
+		return fc.Frames()
+	}
+	return nil
+}
+
 // Write implements call.Media.
 func (m *probedMedia) Write(ctx context.Context, f audio.Frame) error {
 	err := m.Media.Write(ctx, f)

@@ -65,6 +65,15 @@ type Holder interface {
 	Release()
 }
 
+// FrameChannel is a Media that delivers the callee's frames on a channel, paced as Read returns them, so a
+// consumer can wait for audio, call events and recognition results in one select with no goroutine of its own per
+// call. The channel is closed when the media ends (Read then returns why). Frames and Read share one stream of
+// frames: use one or the other. A wrapper that changes what Read returns (a recorder) must not pass Frames on.
+type FrameChannel interface {
+	Media
+	Frames() <-chan audio.Frame
+}
+
 // Target is where Transfer sends the callee: either an endpoint dialed and bridged with the callee (an agent), or
 // a dialplan location the callee continues in (a queue).
 type Target struct {
