@@ -70,6 +70,10 @@ type DriverConfig struct {
 	// JitterDepth is how many 20 ms frames the receive jitter buffer holds before playout starts (the delay it
 	// adds to Media.Read).
 	JitterDepth int // default: 3 (60 ms)
+	// ReadSlack is how long a due callee frame waits for a late packet, when nothing after it has arrived either,
+	// before it is concealed: a sender that stalls for less (a busy PBX, a burst on the network) loses nothing, and
+	// the frames it then sends are handed over at once. A far end that went quiet costs this much delay once.
+	ReadSlack time.Duration // default: 60ms; <0: none
 	// EventBuffer is the size of each Call's Events channel; events that do not fit are dropped and logged.
 	EventBuffer int // default: 64
 	// CleanupTimeout bounds the REST requests of teardown (hang-up, bridge and ExternalMedia removal).
@@ -131,6 +135,11 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	}
 	if cfg.PlayoutDepth <= 0 {
 		cfg.PlayoutDepth = 10
+	}
+	if cfg.ReadSlack == 0 {
+		cfg.ReadSlack = 60 * time.Millisecond
+	} else if cfg.ReadSlack < 0 {
+		cfg.ReadSlack = 0
 	}
 	if cfg.JitterDepth <= 0 {
 		cfg.JitterDepth = 3

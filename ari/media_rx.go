@@ -27,6 +27,7 @@ type mediaRx struct {
 
 	// push mode (rxPacer): frames are popped on the clock's ticks into frames, which Read and Frames consume
 	pushed    bool
+	slack     time.Duration // how long a due frame waits for a late packet before it is concealed
 	frames    chan audio.Frame
 	overflows uint64 // frames dropped because the consumer was more than frameQueue behind
 
@@ -50,6 +51,7 @@ func newMediaRx(f audio.Format, depth int, clock *audio.Clock) *mediaRx {
 // newRx returns a call's receive side, paced by the driver's pacer.
 func (d *Driver) newRx() *mediaRx {
 	r := newMediaRx(d.format, d.cfg.JitterDepth, d.clock)
+	r.slack = d.cfg.ReadSlack
 	d.pacer.add(r)
 	return r
 }
@@ -117,6 +119,9 @@ func (r *mediaRx) pushDue(now time.Time) bool {
 		r.due = now
 	}
 	for n := 0; n < 3 && !r.due.After(now.Add(audio.FrameDuration/2)); n++ {
+		if r.jb.Waiting() && now.Sub(r.due) < r.slack {
+			break // the next packet may be late rather than lost: give it until slack, then catch up
+		}
 		samples, _ := r.jb.Pop(make([]int16, r.format.FrameSamples()))
 		r.due = r.due.Add(audio.FrameDuration)
 		select {

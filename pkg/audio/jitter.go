@@ -247,5 +247,16 @@ func concealGain(k, n int) float64 {
 	return max(0, float64(n-k)/float64(n-1))
 }
 
+// Waiting reports whether the next Pop would conceal a frame that may just be late: playout is running, the next
+// frame has not arrived and nothing after it has either (a sender that stalled, or one that went quiet). A paced
+// reader may hold its Pop for a little while, so that a stalled sender's packets are played rather than dropped.
+func (j *JitterBuffer) Waiting() bool {
+	if !j.started || j.buffered > 0 {
+		return false
+	}
+	sl := &j.slots[j.next&j.mask]
+	return !(sl.valid && sl.seq == j.next)
+}
+
 // Buffered returns how many received frames wait to be played.
 func (j *JitterBuffer) Buffered() int { return j.buffered }

@@ -290,3 +290,29 @@ func TestJitterTalkSpurtAfterSilence(t *testing.T) {
 		t.Fatalf("%d packets dropped as late", st.Late)
 	}
 }
+
+func TestJitterWaiting(t *testing.T) {
+	j := NewJitterBuffer(JitterConfig{FrameSamples: 4, Depth: 2})
+	frame := []int16{1, 2, 3, 4}
+	if j.Waiting() {
+		t.Fatal("Waiting before playout started")
+	}
+	_ = j.Push(1, 0, frame)
+	_ = j.Push(2, 4, frame)
+	if j.Waiting() {
+		t.Fatal("Waiting with frames buffered")
+	}
+	j.Pop(nil)
+	j.Pop(nil)
+	if !j.Waiting() {
+		t.Fatal("not Waiting: playout running, next frame missing, nothing buffered")
+	}
+	_ = j.Push(4, 12, frame) // a later frame arrived: the missing one is lost, not late
+	if j.Waiting() {
+		t.Fatal("Waiting although a later frame is buffered")
+	}
+	_ = j.Push(3, 8, frame)
+	if _, info := j.Pop(nil); info.Status != JitterFrame || j.Waiting() {
+		t.Fatalf("pop %+v, waiting %v", info, j.Waiting())
+	}
+}
