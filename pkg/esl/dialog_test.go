@@ -31,38 +31,49 @@ nodes:
   paid: {say: ["谢谢,再见。"], end: {tags: [already_paid]}}
 `
 
-// TestDialogOnFreeSWITCH runs whole scripted dialogs over the ESL driver and the audio-stream WebSocket: the same
-// bots as on Asterisk, one callee answering after the prompt, one talking over it (barge-in).
+// TestDialogOnFreeSWITCH runs whole scripted dialogs over the ESL driver: the same bots as on Asterisk, one callee
+// answering after the prompt, one talking over it (barge-in). The bot's audio goes back over the audio-stream
+// WebSocket (stream) or as uuid_broadcast of HTTP-served segments to a module without a bidirectional mode
+// (broadcast).
 func TestDialogOnFreeSWITCH(t *testing.T) {
 	checkLeaks(t)
 	s, err := dialog.Load([]byte(collectionScript), "esl.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := esltest.New(esltest.Config{TTS: &ttstest.Synthesizer{}})
-	if err != nil {
-		t.Fatal(err)
+	for _, mode := range []esl.PlaybackMode{esl.PlaybackStream, esl.PlaybackBroadcast} {
+		t.Run(mode.String(), func(t *testing.T) {
+			fs, err := esltest.New(esltest.Config{TTS: &ttstest.Synthesizer{}, NoBidirectional: mode == esl.PlaybackBroadcast})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = fs.Close() })
+			fs.AddCallee("13800000001", callee.Script{Steps: []callee.Step{{Action: callee.Say, When: callee.AfterBot, Text: "后天还"}}})
+			fs.AddCallee("13800000002", callee.Script{Steps: []callee.Step{
+				{Action: callee.Say, When: callee.At, Offset: 1500 * time.Millisecond, Text: "我已经还了"}}})
+			client, err := esl.Dial(testCtx(t, 5*time.Second), esl.Config{Addr: fs.Addr()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = client.Close() })
+			drv, err := esl.NewDriver(client, esl.DriverConfig{Playback: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = drv.Close() })
+			runDialogs(t, fs, drv, s, mode)
+		})
 	}
-	t.Cleanup(func() { _ = fs.Close() })
-	fs.AddCallee("13800000001", callee.Script{Steps: []callee.Step{{Action: callee.Say, When: callee.AfterBot, Text: "后天还"}}})
-	fs.AddCallee("13800000002", callee.Script{Steps: []callee.Step{
-		{Action: callee.Say, When: callee.At, Offset: 1500 * time.Millisecond, Text: "我已经还了"}}})
-	client, err := esl.Dial(testCtx(t, 5*time.Second), esl.Config{Addr: fs.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	drv, err := esl.NewDriver(client, esl.DriverConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = drv.Close() })
+}
+
+func runDialogs(t *testing.T, fs *esltest.Server, drv *esl.Driver, s *dialog.Script, mode esl.PlaybackMode) {
 	cases := []struct {
 		number, tag string
 		bargeIn     bool
 	}{{"13800000001", "promise_to_pay", false}, {"13800000002", "already_paid", true}}
 	for _, tc := range cases {
 		t.Run(tc.tag, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c, err := drv.Dial(ctx, call.Request{Endpoint: "sofia/gateway/trunk/" + tc.number, Timeout: 5 * time.Second})
@@ -78,6 +89,7 @@ func TestDialogOnFreeSWITCH(t *testing.T) {
 				t.Fatalf("result %+v", res)
 			}
 			tr := res.Turns[1]
+			t.Logf("heard %q of %q", tr.Heard, tr.Prompt)
 			if tr.BargeIn != tc.bargeIn {
 				t.Fatalf("barge-in %v, want %v: turn %+v", tr.BargeIn, tc.bargeIn, tr)
 			}
@@ -96,6 +108,14 @@ func TestDialogOnFreeSWITCH(t *testing.T) {
 			}
 			if rec.Person.BotFrames() < 50 {
 				t.Errorf("callee heard only %d bot frames", rec.Person.BotFrames())
+			}
+			if mode == esl.PlaybackBroadcast {
+				if len(rec.Broadcasts) == 0 || rec.IgnoredFrames != 0 {
+					t.Errorf("%d broadcasts, %d frames on the WebSocket", len(rec.Broadcasts), rec.IgnoredFrames)
+				}
+				if tc.bargeIn && rec.BreaksAll == 0 {
+					t.Error("barge-in without uuid_break ... all")
+				}
 			}
 		})
 	}

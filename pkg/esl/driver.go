@@ -20,18 +20,34 @@ import (
 
 // DriverConfig configures a Driver. Zero fields take the defaults noted beside them.
 type DriverConfig struct {
-	MediaListen  string         // where the audio-stream WebSocket server listens; default: "127.0.0.1:0"
+	MediaListen  string         // where the media server (audio-stream WebSocket, broadcast segments) listens; default: "127.0.0.1:0"
 	MediaURL     string         // ws:// base URL FreeSWITCH dials (as it reaches this process); default: ws://<MediaListen's address>
 	Format       audio.Format   // media format: audio.Narrowband (8k) or audio.Wideband (16k); default: Wideband
-	Clock        *audio.Clock   // shared playout clock, already running; default: the driver runs its own
+	Clock        *audio.Clock   // shared playout clock, already running (PlaybackStream only); default: the driver runs its own
 	MediaTimeout time.Duration  // wait for mod_audio_stream to connect after answer; default: 5 s
 	ReadSlack    time.Duration  // how late a callee frame may be before Read returns silence in its place; default: 60 ms
 	App          string         // what the answered channel runs while the bot talks; default: "&park()"
 	Logger       zerolog.Logger // default: zerolog.Nop(); numbers are never logged in clear
+
+	// Playback chooses how the bot's audio reaches the callee: back over the audio-stream WebSocket
+	// (PlaybackStream, the module's bidirectional mode) or as HTTP-served WAV segments played with uuid_broadcast
+	// (PlaybackBroadcast, for modules without that mode). default: PlaybackStream
+	Playback PlaybackMode
+	// PlaybackURL is the http:// base URL FreeSWITCH fetches broadcast segments from, as it reaches this process;
+	// segments are served on the media listener under /play/. PlaybackBroadcast only.
+	// default: http://<MediaListen's address>
+	PlaybackURL string
+	// FirstSegment is the length of the first segment of a prompt (published when nothing is playing), kept
+	// short so playback starts fast. PlaybackBroadcast only. default: 300 ms
+	FirstSegment time.Duration
+	// Segment is the length of the later segments of a prompt; Write runs at most Segment + 200 ms ahead of the
+	// estimated playback. PlaybackBroadcast only. default: 1 s
+	Segment time.Duration
 }
 
-// Driver places calls through a Client and carries their audio over mod_audio_stream's WebSocket. It implements
-// call.Dialer.
+// Driver places calls through a Client and carries their audio over mod_audio_stream's WebSocket: the callee's
+// always, the bot's too in PlaybackStream mode, or as uuid_broadcast of HTTP-served segments in PlaybackBroadcast
+// mode. It implements call.Dialer.
 type Driver struct {
 	c   *Client
 	cfg DriverConfig
@@ -74,6 +90,9 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 	if cfg.App == "" {
 		cfg.App = "&park()"
 	}
+	if err := cfg.fillPlayback(); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.MediaListen)
 	if err != nil {
 		return nil, fmt.Errorf("esl: media listen: %w", err)
@@ -82,6 +101,10 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 		cfg.MediaURL = "ws://" + ln.Addr().String()
 	}
 	cfg.MediaURL = strings.TrimRight(cfg.MediaURL, "/")
+	if cfg.PlaybackURL == "" {
+		cfg.PlaybackURL = "http://" + ln.Addr().String()
+	}
+	cfg.PlaybackURL = strings.TrimRight(cfg.PlaybackURL, "/")
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, ln: ln, sessions: map[string]*media{}, calls: map[string]*eslCall{}}
 	clock := cfg.Clock
@@ -94,13 +117,14 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 	c.onReconnect(d.resync)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/stream/{id}", d.serveStream)
+	mux.HandleFunc("GET /play/{id}/{token}/{file}", d.servePlay)
 	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); _ = d.srv.Serve(ln) }()
 	return d, nil
 }
 
-// MediaAddr returns the address of the media WebSocket server.
+// MediaAddr returns the address of the media server: the audio-stream WebSocket and the broadcast segments.
 func (d *Driver) MediaAddr() string { return d.ln.Addr().String() }
 
 // Close stops the media server and the driver's clock; calls in progress lose their media.
@@ -129,7 +153,7 @@ func (d *Driver) subscribe(ctx context.Context) error {
 		return nil
 	}
 	if err := d.c.Events(ctx, "plain", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "CHANNEL_BRIDGE",
-		"CUSTOM", "mod_audio_stream::connect", "mod_audio_stream::disconnect"); err != nil {
+		"PLAYBACK_START", "PLAYBACK_STOP", "CUSTOM", "mod_audio_stream::connect", "mod_audio_stream::disconnect"); err != nil {
 		return err
 	}
 	d.subscribed = true
@@ -236,6 +260,9 @@ func (d *Driver) newCall(id string, m *media, api func(context.Context, string) 
 	release func(), gone <-chan struct{}, log zerolog.Logger) *eslCall {
 	c := &eslCall{d: d, id: id, api: api, evs: evs, release: release, gone: gone, media: m, log: log,
 		events: make(chan call.Event, 64), notes: make(chan call.Event, 4), done: make(chan struct{}), lost: make(chan struct{})}
+	if m.bc != nil {
+		m.bc.setAPI(api)
+	}
 	d.wg.Add(1)
 	d.mu.Lock()
 	d.calls[id] = c
@@ -329,8 +356,11 @@ func redactEndpoint(ep string) string {
 func (d *Driver) newMedia(id string) *media {
 	m := &media{d: d, id: id, format: d.cfg.Format, in: make(chan []int16, 25), out: make(chan []byte, 50),
 		connected: make(chan struct{}), closed: make(chan struct{})}
-	st, err := d.group.NewStream(audio.StreamConfig{Value: m})
-	if err == nil {
+	if d.cfg.Playback == PlaybackBroadcast {
+		m.bc = newBroadcast(m)
+		d.wg.Add(1)
+		go m.bc.run()
+	} else if st, err := d.group.NewStream(audio.StreamConfig{Value: m}); err == nil {
 		m.stream = st
 	}
 	d.mu.Lock()
@@ -445,6 +475,10 @@ func (c *eslCall) pump() {
 				cause, _ := CauseFromName(ev.Get("Hangup-Cause"))
 				finish(call.Event{Type: call.EventHangup, Time: eventTime(ev), Cause: cause, Detail: ev.Get("Hangup-Cause")})
 				return
+			case "PLAYBACK_START", "PLAYBACK_STOP":
+				if c.media.bc != nil {
+					c.media.bc.playbackEvent(ev, time.Now())
+				}
 			}
 		case n := <-c.notes:
 			c.emit(n)

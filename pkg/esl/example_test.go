@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/esl"
@@ -106,4 +107,44 @@ func ExampleNewServer() {
 		defer c.Hangup(ctx, call.CauseNormal)
 		// run a dialog on c: dialog.Run(ctx, c, script, deps)
 	})
+}
+
+// With an audio-stream module that has no bidirectional mode, the bot's audio goes as WAV segments the driver
+// serves on its media port, played with uuid_broadcast; Flush (barge-in) sends uuid_break <uuid> all.
+func ExampleDriverConfig_playbackBroadcast() {
+	fs, _ := esltest.New(esltest.Config{NoBidirectional: true})
+	defer fs.Close()
+	fs.AddCallee("13800138000", callee.Script{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := esl.Dial(ctx, esl.Config{Addr: fs.Addr()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	// PlaybackURL is how FreeSWITCH reaches the media port, e.g. "http://10.0.0.5:8090"; here the default.
+	drv, err := esl.NewDriver(client, esl.DriverConfig{Playback: esl.PlaybackBroadcast})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer drv.Close()
+	c, err := drv.Dial(ctx, call.Request{Endpoint: "sofia/gateway/trunk/13800138000"})
+	if err != nil {
+		fmt.Println(call.OutcomeOfError(err), err)
+		return
+	}
+	defer c.Hangup(ctx, call.CauseNormal)
+	for range 25 { // 500 ms: a 300 ms first segment, then the rest once the writes pause
+		_ = c.Media().Write(ctx, audio.Frame{Rate: 16000, Samples: make([]int16, 320)})
+	}
+	time.Sleep(time.Second) // let it play
+	rec, _ := fs.Call(c.ID())
+	for _, p := range rec.Playbacks {
+		fmt.Println(p.Status, p.Played)
+	}
+	// Output:
+	// done 300ms
+	// done 200ms
 }

@@ -15,12 +15,14 @@ import (
 )
 
 // media is one call's audio over mod_audio_stream's WebSocket: L16 frames in (the callee), L16 frames out (the
-// bot, paced by the playout clock).
+// bot, paced by the playout clock) in PlaybackStream mode, or the bot's audio as uuid_broadcast segments in
+// PlaybackBroadcast mode.
 type media struct {
 	d      *Driver
 	id     string
 	format audio.Format
-	stream *audio.Stream
+	stream *audio.Stream // PlaybackStream; nil in PlaybackBroadcast mode
+	bc     *broadcast    // PlaybackBroadcast; nil in PlaybackStream mode
 
 	in        chan []int16 // callee frames of exactly 20 ms, oldest first
 	out       chan []byte  // bot frames for the socket writer
@@ -74,7 +76,9 @@ func (m *media) Read(ctx context.Context) (audio.Frame, error) {
 	}
 }
 
-// Write queues f for the callee, paced by the playout clock; it blocks while 200 ms are queued.
+// Write queues f for the callee. In PlaybackStream mode frames are paced by the playout clock and Write blocks
+// while 200 ms are queued; in PlaybackBroadcast mode frames gather into segments played with uuid_broadcast and
+// Write blocks while it runs more than DriverConfig.Segment + 200 ms ahead of the estimated playback.
 func (m *media) Write(ctx context.Context, f audio.Frame) error {
 	if f.Rate != m.format.Rate {
 		return fmt.Errorf("esl: write %d Hz frame on a %d Hz call: %w", f.Rate, m.format.Rate, ErrFormat)
@@ -83,6 +87,9 @@ func (m *media) Write(ctx context.Context, f audio.Frame) error {
 	case <-m.closed:
 		return fmt.Errorf("esl: write: %w", call.ErrHungUp)
 	default:
+	}
+	if m.bc != nil {
+		return m.bc.write(ctx, f)
 	}
 	if m.stream == nil {
 		return fmt.Errorf("esl: write: %w", call.ErrHungUp)
@@ -97,8 +104,14 @@ func (m *media) Write(ctx context.Context, f audio.Frame) error {
 }
 
 // Flush drops the bot audio not yet sent (barge-in) and returns how much the callee got since the last Flush.
-// Audio goes out at the pace it plays, so FreeSWITCH holds at most a frame or two beyond this: no uuid_break needed.
+// In PlaybackStream mode audio goes out at the pace it plays, so FreeSWITCH holds at most a frame or two beyond
+// this: no uuid_break needed. In PlaybackBroadcast mode Flush sends `uuid_break <uuid> all`, which stops the
+// playing segment and discards the queued ones, and estimates what played from the broadcasts' timing; a failed
+// uuid_break is logged and returned by the next Write.
 func (m *media) Flush() time.Duration {
+	if m.bc != nil {
+		return m.bc.flush()
+	}
 	if m.stream == nil {
 		return 0
 	}
@@ -118,6 +131,9 @@ func (m *media) close() {
 		close(m.closed)
 		if m.stream != nil {
 			m.stream.Close()
+		}
+		if m.bc != nil {
+			m.bc.close()
 		}
 		m.mu.Lock()
 		ws := m.ws
@@ -240,7 +256,10 @@ func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
 type MediaStats struct {
 	InDropped  uint64            // callee frames dropped because Read fell more than 500 ms behind
 	OutDropped uint64            // bot frames dropped because the WebSocket writer fell behind
-	Playout    audio.StreamStats // the playout-clock stream: frames queued, sent, flushed
+	Playout    audio.StreamStats // PlaybackStream: the playout-clock stream: frames queued, sent, flushed
+	Broadcasts uint64            // PlaybackBroadcast: segments played with uuid_broadcast
+	Breaks     uint64            // PlaybackBroadcast: uuid_break commands sent by Flush
+	Fetches    uint64            // PlaybackBroadcast: segment downloads served to FreeSWITCH
 }
 
 // Stats returns the call's frame counters.
@@ -248,6 +267,9 @@ func (m *media) Stats() MediaStats {
 	s := MediaStats{InDropped: m.inDropped.Load(), OutDropped: m.outDropped.Load()}
 	if m.stream != nil {
 		s.Playout = m.stream.Stats()
+	}
+	if m.bc != nil {
+		s.Broadcasts, s.Breaks, s.Fetches = m.bc.broadcasts.Load(), m.bc.breaks.Load(), m.bc.fetches.Load()
 	}
 	return s
 }

@@ -33,6 +33,8 @@ type fsCall struct {
 	toRate  *audio.Resampler
 	stopped bool
 	sock    *eslConn // the outbound socket of `&socket(...)`, if any
+	plays   []*play  // uuid_broadcast playbacks: the head plays, the rest wait
+	ignored bool     // an ignored WebSocket frame was logged (Config.NoBidirectional)
 }
 
 func (c *fsCall) snapshot() Call {
@@ -42,6 +44,7 @@ func (c *fsCall) snapshot() Call {
 		r.Vars[k] = v
 	}
 	r.Broadcasts = append([]string(nil), c.rec.Broadcasts...)
+	r.Playbacks = append([]Playback(nil), c.rec.Playbacks...)
 	r.Apps = append([]string(nil), c.rec.Apps...)
 	return r
 }
@@ -143,12 +146,14 @@ func (s *Server) api(cmdline string) string {
 		if c == nil {
 			return "-ERR No such channel!\n"
 		}
-		c.amu.Lock()
-		c.rx = c.rx[:0]
-		c.amu.Unlock()
+		all := len(f) > 1 && f[1] == "all"
 		s.mu.Lock()
 		c.rec.Breaks++
+		if all {
+			c.rec.BreaksAll++
+		}
 		s.mu.Unlock()
+		s.breakPlayback(c, all)
 		return "+OK\n"
 	case "uuid_broadcast":
 		c := s.liveArg(f)
@@ -158,7 +163,12 @@ func (s *Server) api(cmdline string) string {
 		s.mu.Lock()
 		c.rec.Broadcasts = append(c.rec.Broadcasts, strings.Join(f[1:], " "))
 		s.mu.Unlock()
-		return "+OK Message sent\n"
+		leg := "aleg"
+		if len(f) > 2 {
+			leg = f[2]
+		}
+		s.broadcast(c, f[1], leg)
+		return "+OK Message queued\n"
 	case "uuid_send_dtmf":
 		c := s.liveArg(f)
 		if c == nil || len(f) < 2 {
@@ -477,7 +487,9 @@ func (s *Server) talk(c *fsCall, p *callee.Person) {
 			return
 		}
 		now := time.Duration(n) * audio.FrameDuration
-		out, sigs := p.Tick(now, c.heard())
+		f, played := s.heard(c)
+		out, sigs := p.Tick(now, f)
+		played() // PLAYBACK_STOP once the person has the last frame
 		for _, sg := range sigs {
 			switch sg.Kind {
 			case callee.SignalDTMF:
@@ -495,17 +507,22 @@ func (s *Server) talk(c *fsCall, p *callee.Person) {
 	}
 }
 
-// heard takes one frame of received bot audio, nil when none is buffered.
-func (c *fsCall) heard() *audio.Frame {
+// heard takes one frame of bot audio: of the broadcast playing, else of what the bot streamed; nil when none.
+// played records and announces what the frame completed (PLAYBACK_START/STOP); call it once the person has the
+// frame.
+func (s *Server) heard(c *fsCall) (f *audio.Frame, played func()) {
+	if f, played, ok := s.playFrame(c); ok {
+		return f, played
+	}
 	c.amu.Lock()
 	defer c.amu.Unlock()
 	if c.ws == nil || len(c.rx) == 0 {
-		return nil
+		return nil, func() {}
 	}
 	n := min(len(c.rx), c.wsRate/50)
-	f := &audio.Frame{Rate: c.wsRate, Samples: append([]int16(nil), c.rx[:n]...)}
+	f = &audio.Frame{Rate: c.wsRate, Samples: append([]int16(nil), c.rx[:n]...)}
 	c.rx = append(c.rx[:0], c.rx[n:]...)
-	return f
+	return f, func() {}
 }
 
 // sendFrame streams the callee's frame (silence when nil, as the media bug reads every frame) to the app.
@@ -573,6 +590,20 @@ func (s *Server) startStream(c *fsCall, url string, rate int) error {
 				return
 			}
 			if typ != websocket.MessageBinary {
+				continue
+			}
+			if s.cfg.NoBidirectional { // a module without the mode has no use for them
+				s.mu.Lock()
+				c.rec.IgnoredFrames++
+				s.mu.Unlock()
+				c.amu.Lock()
+				first := !c.ignored
+				c.ignored = true
+				c.amu.Unlock()
+				if first {
+					s.log.Error().Str("call", c.rec.ID).Int("bytes", len(b)).
+						Msg("esltest: audio stream: binary frame from the server ignored (no bidirectional mode)")
+				}
 				continue
 			}
 			c.amu.Lock()

@@ -1,4 +1,6 @@
-// Package esltest is a fake FreeSWITCH: the event socket over real TCP on 127.0.0.1, scripted callees, and mod_audio_stream's WebSocket client.
+// Package esltest is a fake FreeSWITCH: the event socket over real TCP on 127.0.0.1, scripted callees,
+// mod_audio_stream's WebSocket client, and uuid_broadcast playback of http:// URLs (fetched and played in real
+// time, with PLAYBACK_START/PLAYBACK_STOP) as mod_http_cache and the playback application do.
 package esltest
 
 import (
@@ -8,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -30,6 +33,10 @@ type Config struct {
 	Logger   zerolog.Logger   // default: zerolog.Nop()
 	Callee   callee.Config    // template for each Person (Rate and TTS are overridden); default: zero
 	Now      func() time.Time // event timestamps; default: time.Now
+	// NoBidirectional makes the audio-stream module one without a bidirectional mode (community mod_audio_stream
+	// builds, mod_audio_fork without playAudio): audio the application sends on the WebSocket is not played but
+	// logged and counted in Call.IgnoredFrames. default: false (bot audio on the WebSocket is played)
+	NoBidirectional bool
 }
 
 // Call is the fake's record of one originated channel.
@@ -49,11 +56,26 @@ type Call struct {
 	Transfer     string     // "dest dialplan context" after uuid_transfer, or the bridged endpoint after uuid_bridge
 	DTMFPressed  string     // keys the callee pressed
 	DTMFReceived string     // keys the app sent (uuid_send_dtmf)
-	Broadcasts   []string   // uuid_broadcast arguments
+	Broadcasts   []string   // uuid_broadcast arguments after the uuid, e.g. "playback::http://host/a.wav aleg"
 	Breaks       int        // uuid_break count
+	BreaksAll    int        // of which `uuid_break <uuid> all`
+	Playbacks    []Playback // broadcast playbacks, in the order they were queued
 	Apps         []string   // "app arg" of each sendmsg execute
 	StreamURL    string     // uuid_audio_stream URL
 	Person       *callee.Person
+
+	// IgnoredFrames counts binary WebSocket messages the application sent while Config.NoBidirectional is set.
+	IgnoredFrames int
+}
+
+// Playback is the fake's record of one uuid_broadcast playback.
+type Playback struct {
+	Path string // as given after any playback:: prefix, e.g. http://127.0.0.1:4321/play/a.wav
+	// Status is "" while queued or playing, then "done", "break" (stopped by uuid_break), "discarded" (dropped
+	// from the queue by uuid_break ... all before it started) or "error" (the fetch or the WAV failed: see Error).
+	Status string
+	Played time.Duration // how much of it the callee heard
+	Error  string        // Status "error": why
 }
 
 // Server is a fake FreeSWITCH event socket. Create it with New; it is safe for concurrent use.
@@ -64,6 +86,7 @@ type Server struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	http *http.Client // fetches broadcast URLs
 
 	mu      sync.Mutex
 	conns   map[*eslConn]struct{}
@@ -89,7 +112,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, ln: ln, log: cfg.Logger, ctx: ctx, stop: stop, conns: map[*eslConn]struct{}{},
-		calls: map[string]*fsCall{}, callees: map[string]callee.Script{}}
+		calls: map[string]*fsCall{}, callees: map[string]callee.Script{},
+		http: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -113,6 +137,7 @@ func (s *Server) Close() error {
 	_ = s.ln.Close()
 	s.DropConnections()
 	s.wg.Wait()
+	s.http.CloseIdleConnections()
 	return nil
 }
 
