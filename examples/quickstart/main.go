@@ -1,9 +1,12 @@
 // Command quickstart runs a mini-campaign of five calls — one confirms, one refuses, one asks for a human, one is
 // busy, one is an answering machine — through the real ARI client and call driver, answer classification and the
 // dialog runtime. With no settings it runs on the embedded Asterisk simulator with an in-memory store and fake
-// speech; see the README for a real Asterisk (ARI_URL, DIAL_ENDPOINT, -contacts), Redis and speech providers.
+// speech; PBX=freeswitch runs it on the FreeSWITCH simulator (esltest) through the ESL client and driver instead.
+// See the README for a real Asterisk (ARI_URL, DIAL_ENDPOINT, -contacts) or FreeSWITCH (FS_ESL_ADDR), Redis and
+// speech providers.
 //
 //	go run ./examples/quickstart
+//	PBX=freeswitch go run ./examples/quickstart
 //	go run ./examples/quickstart -out /tmp/qs
 //	ARI_URL=http://127.0.0.1:8088 ARI_USERNAME=outcall ARI_PASSWORD=secret DIAL_ENDPOINT='PJSIP/{number}@trunk' \
 //	  go run ./examples/quickstart -contacts contacts.csv
@@ -41,7 +44,7 @@ type config struct {
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.Out, "out", "out/quickstart", "directory for the recordings (WAV) and the report")
-	flag.StringVar(&cfg.Contacts, "contacts", "", "contacts CSV (phone,name,...); required with ARI_URL")
+	flag.StringVar(&cfg.Contacts, "contacts", "", "contacts CSV (phone,name,...); required on a real PBX (ARI_URL or FS_ESL_ADDR)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "debug logs on stderr")
 	flag.Parse()
 	env, err := exampleenv.FromEnv()
@@ -109,7 +112,8 @@ func run(ctx context.Context, env exampleenv.Env, cfg config, stdout, stderr io.
 			return nil, err
 		}
 	}
-	if err := p.AddCallee("agent", exampleenv.Agent()); err != nil {
+	// On the simulator an agent answers transfers (at sofia/gateway/trunk/agent on FreeSWITCH).
+	if err := exampleenv.TransferTarget(script, p); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "outcall quickstart: %d calls on the %s\n", len(contacts), p.Where())

@@ -15,19 +15,30 @@ import (
 	"github.com/outcall/outcall/pkg/call"
 )
 
-// TestQuickstart runs the front door on the simulator and checks every call's fate, the recordings and the report.
+// TestQuickstart runs the front door on both simulated PBXs — the Asterisk simulator through the ari driver, the
+// FreeSWITCH fake through the esl driver — and checks every call's fate, the recordings and the report, the same on
+// each.
 func TestQuickstart(t *testing.T) {
+	for _, pbx := range []struct{ name, banner string }{
+		{exampleenv.PBXAsterisk, "5 calls on the embedded Asterisk simulator (aritest)"},
+		{exampleenv.PBXFreeSWITCH, "5 calls on the FreeSWITCH simulator (esltest)"},
+	} {
+		t.Run(pbx.name, func(t *testing.T) { testQuickstart(t, pbx.name, pbx.banner) })
+	}
+}
+
+func testQuickstart(t *testing.T, pbx, banner string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	out := t.TempDir()
 	var stdout bytes.Buffer
 	defer exampleenv.TestLock()()
 	start := time.Now()
-	recs, err := run(ctx, exampleenv.Default(), config{Out: out}, &stdout, io.Discard)
+	recs, err := run(ctx, exampleenv.DefaultOn(pbx), config{Out: out}, &stdout, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("quickstart ran in %s (its target, < 30 s, is measured in BENCHMARKS.md, not asserted here)", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("quickstart on %s ran in %s (its target, < 30 s, is measured in BENCHMARKS.md, not asserted here)", pbx, time.Since(start).Round(100*time.Millisecond))
 	want := []struct {
 		dial          call.Outcome
 		class, result string
@@ -81,7 +92,7 @@ func TestQuickstart(t *testing.T) {
 		}
 	}
 	text := stdout.String()
-	for _, s := range []string{"heard:  可以,没问题  intent=confirm", "intent=refuse", "transfer reason: requested",
+	for _, s := range []string{banner, "heard:  可以,没问题  intent=confirm", "intent=refuse", "transfer reason: requested",
 		"not answered: busy", "answered · machine", "report: " + out + "/report.html", "5 calls:"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("output lacks %q:\n%s", s, text)

@@ -1,6 +1,7 @@
 // Package exampleenv wires the examples to the environment contract of DESIGN.md: a real Asterisk when ARI_URL is
-// set (else the embedded aritest simulator), Redis when REDIS_URL is set (else memory), ASR/TTS/LLM providers chosen
-// by ASR, TTS, OPENAI_* and LLM_MODEL. A setting that is chosen but incomplete is an error at start.
+// set, a real FreeSWITCH when FS_ESL_ADDR is, else a simulator of the PBX that PBX names (the embedded aritest for
+// asterisk, the default; the esltest fake for freeswitch), Redis when REDIS_URL is set (else memory), ASR/TTS/LLM
+// providers chosen by ASR, TTS, OPENAI_* and LLM_MODEL. A setting that is chosen but incomplete is an error at start.
 package exampleenv
 
 import (
@@ -17,11 +18,18 @@ import (
 // ErrConfig reports a setting that is chosen but incomplete or unknown.
 var ErrConfig = errors.New("exampleenv: bad configuration")
 
+// The PBXs an example can run on (PBX).
+const (
+	PBXAsterisk   = "asterisk"
+	PBXFreeSWITCH = "freeswitch"
+)
+
 // Env is the environment an example runs in, read by FromEnv.
 type Env struct {
-	ARI          *ari.Config // real Asterisk; nil: the embedded simulator (or FreeSWITCH when ESL is set)
+	PBX          string      // PBX: asterisk (default) or freeswitch; FS_ESL_ADDR implies freeswitch
+	ARI          *ari.Config // real Asterisk; nil: the simulator of PBX (or FreeSWITCH when ESL is set)
 	ESL          *esl.Config // real FreeSWITCH (FS_ESL_ADDR, FS_ESL_PASSWORD); nil: not used
-	DialEndpoint string      // DIAL_ENDPOINT: dial string template with {number}; default on the simulator: PJSIP/{number}@trunk
+	DialEndpoint string      // DIAL_ENDPOINT: dial string template with {number}; default on the simulators: PJSIP/{number}@trunk, sofia/gateway/trunk/{number}
 	MediaHost    string      // MEDIA_HOST: address the PBX sends RTP to; default 127.0.0.1
 	RedisURL     string      // REDIS_URL: Redis for the dialog store and the campaign; empty: memory
 	ASR          string      // ASR: fake (default), openai, funasr, vosk, sphinx
@@ -36,7 +44,7 @@ type Env struct {
 	AgentEnd     string      // AGENT_ENDPOINT: where transfers to a human go; default: the script's
 }
 
-// Simulated reports whether calls go to the embedded simulator.
+// Simulated reports whether calls go to an embedded simulator (of Asterisk or FreeSWITCH, as PBX says).
 func (e Env) Simulated() bool { return e.ARI == nil && e.ESL == nil }
 
 // LLMConfigured reports whether a model endpoint is set (LLM_MODEL plus OPENAI_BASE_URL or OPENAI_API_KEY).
@@ -50,6 +58,7 @@ func FromEnv() (Env, error) { return fromLookup(os.Getenv) }
 func fromLookup(get func(string) string) (Env, error) {
 	v := func(k string) string { return strings.TrimSpace(get(k)) }
 	e := Env{
+		PBX:          strings.ToLower(v("PBX")),
 		DialEndpoint: v("DIAL_ENDPOINT"), MediaHost: v("MEDIA_HOST"), RedisURL: v("REDIS_URL"),
 		ASR: strings.ToLower(v("ASR")), TTS: strings.ToLower(v("TTS")),
 		OpenAIKey: v("OPENAI_API_KEY"), OpenAIBase: v("OPENAI_BASE_URL"), LLMModel: v("LLM_MODEL"),
@@ -79,6 +88,23 @@ func fromLookup(get func(string) string) (Env, error) {
 		}
 		e.ESL = &esl.Config{Addr: addr, Password: pw}
 	}
+	switch e.PBX {
+	case "":
+		e.PBX = PBXAsterisk
+		if e.ESL != nil {
+			e.PBX = PBXFreeSWITCH
+		}
+	case PBXAsterisk:
+		if v("FS_ESL_ADDR") != "" {
+			bad("PBX=asterisk but FS_ESL_ADDR is set: choose one PBX (unset PBX or FS_ESL_ADDR)")
+		}
+	case PBXFreeSWITCH:
+		if v("ARI_URL") != "" {
+			bad("PBX=freeswitch but ARI_URL is set: choose one PBX (unset PBX or ARI_URL)")
+		}
+	default:
+		bad("PBX=%q: want asterisk or freeswitch", e.PBX)
+	}
 	if e.MediaHost == "" {
 		e.MediaHost = "127.0.0.1"
 	}
@@ -89,6 +115,12 @@ func fromLookup(get func(string) string) (Env, error) {
 		}
 	} else if e.DialEndpoint == "" {
 		e.DialEndpoint = "PJSIP/{number}@trunk"
+		if e.PBX == PBXFreeSWITCH {
+			e.DialEndpoint = "sofia/gateway/trunk/{number}"
+		}
+	} else if e.PBX == PBXFreeSWITCH && !fakeFSDials(e.DialEndpoint) {
+		bad("DIAL_ENDPOINT %q: the FreeSWITCH simulator dials sofia/gateway/<gateway>/{number}, sofia/<profile>/{number}@host, "+
+			"loopback/{number} or user/{number}", e.DialEndpoint)
 	}
 	if e.DialEndpoint != "" && !strings.Contains(e.DialEndpoint, "{number}") && !strings.Contains(e.DialEndpoint, "{e164}") {
 		bad("DIAL_ENDPOINT %q has no {number} or {e164} placeholder", e.DialEndpoint)
@@ -132,7 +164,7 @@ func fromLookup(get func(string) string) (Env, error) {
 	}
 	if e.Simulated() && e.ASR != "fake" {
 		// The simulator's scripted callees speak ttstest audio, which only the fake recognizer reads.
-		bad("ASR=%s cannot understand the simulator's scripted callees; use ASR=fake, or set ARI_URL for a real Asterisk", e.ASR)
+		bad("ASR=%s cannot understand the simulator's scripted callees; use ASR=fake, or set ARI_URL (or FS_ESL_ADDR) for a real PBX", e.ASR)
 	}
 	if e.LLMModel != "" && !openAIReady {
 		bad("LLM_MODEL is set but neither OPENAI_BASE_URL nor OPENAI_API_KEY is")
@@ -162,9 +194,27 @@ func ariFromLookup(v func(string) string) (ari.Config, error) {
 	return ari.Config{URL: v("ARI_URL"), Username: v("ARI_USERNAME"), Password: v("ARI_PASSWORD"), App: app}, nil
 }
 
-// Default is the environment with nothing set: the simulator, memory, fake ASR and TTS. Tests of examples use it so
-// the process environment cannot change what they run on.
-func Default() Env {
-	e, _ := fromLookup(func(string) string { return "" })
+// fakeFSDials reports whether the FreeSWITCH simulator (esltest) resolves a dial string of this technology.
+func fakeFSDials(ep string) bool {
+	for _, tech := range []string{"sofia/", "loopback/", "user/"} {
+		if strings.HasPrefix(ep, tech) {
+			return true
+		}
+	}
+	return false
+}
+
+// Default is the environment with nothing set: the Asterisk simulator, memory, fake ASR and TTS. Tests of examples
+// use it so the process environment cannot change what they run on.
+func Default() Env { return DefaultOn(PBXAsterisk) }
+
+// DefaultOn is Default on the simulator of pbx (PBXAsterisk or PBXFreeSWITCH).
+func DefaultOn(pbx string) Env {
+	e, _ := fromLookup(func(k string) string {
+		if k == "PBX" {
+			return pbx
+		}
+		return ""
+	})
 	return e
 }

@@ -11,8 +11,29 @@ func TestFromEnv(t *testing.T) {
 		env  map[string]string
 		errs []string // substrings the error must hold; none: no error
 		sim  bool
+		pbx  string // the PBX chosen; empty: not checked
+		dial string // the dial endpoint template; empty: not checked
 	}{
-		{name: "nothing set: simulator", env: nil, sim: true},
+		{name: "nothing set: simulator", env: nil, sim: true, pbx: "asterisk", dial: "PJSIP/{number}@trunk"},
+		{name: "freeswitch simulator", env: map[string]string{"PBX": "freeswitch"}, sim: true, pbx: "freeswitch",
+			dial: "sofia/gateway/trunk/{number}"},
+		{name: "pbx in any case", env: map[string]string{"PBX": " FreeSWITCH "}, sim: true, pbx: "freeswitch"},
+		{name: "asterisk named", env: map[string]string{"PBX": "asterisk"}, sim: true, pbx: "asterisk"},
+		{name: "freeswitch simulator with loopback", env: map[string]string{"PBX": "freeswitch", "DIAL_ENDPOINT": "loopback/{number}"},
+			sim: true, dial: "loopback/{number}"},
+		{name: "unknown pbx", env: map[string]string{"PBX": "yate"}, errs: []string{`PBX="yate": want asterisk or freeswitch`}},
+		{name: "freeswitch and ari", env: map[string]string{"PBX": "freeswitch", "ARI_URL": "http://a:8088", "DIAL_ENDPOINT": "PJSIP/{number}@t"},
+			errs: []string{"PBX=freeswitch but ARI_URL is set: choose one PBX"}},
+		{name: "asterisk and esl", env: map[string]string{"PBX": "asterisk", "FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "x",
+			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}"}, errs: []string{"PBX=asterisk but FS_ESL_ADDR is set: choose one PBX"}},
+		{name: "esl implies freeswitch", env: map[string]string{"FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "x",
+			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}"}, pbx: "freeswitch"},
+		{name: "esl with pbx freeswitch", env: map[string]string{"PBX": "freeswitch", "FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "x",
+			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}"}, pbx: "freeswitch"},
+		{name: "asterisk dial string on the freeswitch simulator", env: map[string]string{"PBX": "freeswitch", "DIAL_ENDPOINT": "PJSIP/{number}@trunk"},
+			errs: []string{"the FreeSWITCH simulator dials sofia/gateway"}},
+		{name: "real asr on the freeswitch simulator", env: map[string]string{"PBX": "freeswitch", "ASR": "vosk", "VOSK_URL": "ws://127.0.0.1:2700"},
+			errs: []string{"cannot understand the simulator"}},
 		{name: "real asterisk", env: map[string]string{"ARI_URL": "http://10.0.0.5:8088", "ARI_USERNAME": "u", "ARI_PASSWORD": "p",
 			"DIAL_ENDPOINT": "PJSIP/{number}@trunk"}},
 		{name: "ari without endpoint", env: map[string]string{"ARI_URL": "http://10.0.0.5:8088"}, errs: []string{"DIAL_ENDPOINT is empty"}},
@@ -46,6 +67,12 @@ func TestFromEnv(t *testing.T) {
 				if e.Simulated() != tc.sim {
 					t.Errorf("simulated %v", e.Simulated())
 				}
+				if tc.pbx != "" && e.PBX != tc.pbx {
+					t.Errorf("PBX %q, want %q", e.PBX, tc.pbx)
+				}
+				if tc.dial != "" && e.DialEndpoint != tc.dial {
+					t.Errorf("DialEndpoint %q, want %q", e.DialEndpoint, tc.dial)
+				}
 				return
 			}
 			if err == nil {
@@ -58,14 +85,18 @@ func TestFromEnv(t *testing.T) {
 			}
 		})
 	}
-	if d := Default(); !d.Simulated() || d.ASR != "fake" || d.TTS != "fake" || d.MediaHost != "127.0.0.1" || d.DialEndpoint == "" {
+	if d := Default(); !d.Simulated() || d.PBX != PBXAsterisk || d.ASR != "fake" || d.TTS != "fake" || d.MediaHost != "127.0.0.1" || d.DialEndpoint == "" {
 		t.Errorf("default %+v", d)
+	}
+	if d := DefaultOn(PBXFreeSWITCH); !d.Simulated() || d.PBX != PBXFreeSWITCH || d.DialEndpoint != "sofia/gateway/trunk/{number}" {
+		t.Errorf("default on freeswitch %+v", d)
 	}
 }
 
 func TestEndpointNumber(t *testing.T) {
 	for in, want := range map[string]string{"PJSIP/collections-queue": "collections-queue", "PJSIP/8001@trunk": "8001",
-		"Local/agent@outcall-test": "agent", "SIP/trunk/sip:13800138000@host": "13800138000"} {
+		"Local/agent@outcall-test": "agent", "SIP/trunk/sip:13800138000@host": "13800138000",
+		"sofia/gateway/trunk/agent": "agent", "loopback/8001": "8001"} {
 		if got := EndpointNumber(in); got != want {
 			t.Errorf("%s: %q, want %q", in, got, want)
 		}

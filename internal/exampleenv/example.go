@@ -53,7 +53,7 @@ type Outcome struct {
 func Main(ex Example) {
 	var o Options
 	flag.StringVar(&o.Out, "out", filepath.Join("out", ex.Name), "directory for the recordings (WAV) and the report")
-	flag.StringVar(&o.Contacts, "contacts", "", "contacts CSV (phone,name,<script variables>...); required with ARI_URL")
+	flag.StringVar(&o.Contacts, "contacts", "", "contacts CSV (phone,name,<script variables>...); required on a real PBX (ARI_URL or FS_ESL_ADDR)")
 	flag.BoolVar(&o.Verbose, "v", false, "debug logs on stderr")
 	flag.Parse()
 	env, err := FromEnv()
@@ -116,7 +116,7 @@ func (ex Example) Run(ctx context.Context, env Env, o Options, stdout, stderr io
 			return Outcome{}, fmt.Errorf("callee %s: %w", number, err)
 		}
 	}
-	if err := transferTarget(script, p); err != nil {
+	if err := TransferTarget(script, p); err != nil {
 		return Outcome{}, err
 	}
 	if ex.Prepare != nil {
@@ -158,10 +158,11 @@ func needsLLM(s *dialog.Script) bool {
 	return false
 }
 
-// transferTarget makes sure a script that hands callees to a human has somewhere to send them: on the simulator an
-// agent answers at the script's transfer endpoint (PJSIP/agent@trunk when the script names none); on a real PBX a
-// script without one needs AGENT_ENDPOINT.
-func transferTarget(s *dialog.Script, p *Platform) error {
+// TransferTarget makes sure a script that hands callees to a human has somewhere to send them: on the simulator an
+// agent answers at the script's transfer endpoint (PJSIP/agent@trunk when the script names none), which is
+// rewritten to a dial string of the simulated PBX (sofia/gateway/trunk/agent on FreeSWITCH); on a real PBX a script
+// without one needs AGENT_ENDPOINT.
+func TransferTarget(s *dialog.Script, p *Platform) error {
 	t := &s.Settings.Transfer
 	if p.Sim == nil {
 		if t.Endpoint == "" && t.Context == "" && t.Extension == "" {
@@ -175,11 +176,13 @@ func transferTarget(s *dialog.Script, p *Platform) error {
 	if t.Endpoint == "" {
 		return nil
 	}
+	t.Endpoint = p.Sim.Endpoint(t.Endpoint)
 	return p.AddCallee(EndpointNumber(t.Endpoint), Agent())
 }
 
-// EndpointNumber returns the number (or name) a dial string reaches, as the simulator reads it:
-// PJSIP/collections-queue → collections-queue, PJSIP/8001@trunk → 8001, Local/agent@ctx → agent.
+// EndpointNumber returns the number (or name) a dial string reaches, as the simulators read it:
+// PJSIP/collections-queue → collections-queue, PJSIP/8001@trunk → 8001, Local/agent@ctx → agent,
+// sofia/gateway/trunk/agent → agent.
 func EndpointNumber(ep string) string {
 	_, res, _ := strings.Cut(ep, "/")
 	num, _, _ := strings.Cut(res, "@")

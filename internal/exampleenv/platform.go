@@ -22,6 +22,7 @@ import (
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/esl"
+	"github.com/outcall/outcall/pkg/esl/esltest"
 	"github.com/outcall/outcall/pkg/store"
 	"github.com/outcall/outcall/tts"
 	"github.com/outcall/outcall/tts/espeak"
@@ -29,12 +30,13 @@ import (
 	"github.com/outcall/outcall/tts/ttstest"
 )
 
-// Platform is everything a campaign example needs, built from an Env: the dialer (real ARI client and driver, on
-// a real Asterisk or the embedded simulator), speech providers, the dialog store and, when configured, a model.
+// Platform is everything a campaign example needs, built from an Env: the dialer (the real ARI or ESL client and
+// driver, on a real PBX or the embedded simulator of one), speech providers, the dialog store and, when configured,
+// a model.
 type Platform struct {
 	Env    Env
 	Dialer call.Dialer
-	Sim    *aritest.Server // the embedded simulator; nil on a real Asterisk
+	Sim    Simulator // the embedded simulator (Asterisk or FreeSWITCH, as Env.PBX says); nil on a real PBX
 	ASR    asr.Recognizer
 	TTS    tts.Synthesizer
 	Store  dialog.Store
@@ -45,8 +47,9 @@ type Platform struct {
 	closers []func() error
 }
 
-// Open builds the Platform. On the simulator it starts aritest on 127.0.0.1; the caller registers scripted
-// callees with AddCallee. Close releases everything.
+// Open builds the Platform. On the simulator it starts aritest (PBX=asterisk) or esltest (PBX=freeswitch) on
+// 127.0.0.1 and connects the same client and driver to it as to a real PBX; the caller registers scripted callees
+// with AddCallee. Close releases everything.
 func Open(ctx context.Context, env Env, log zerolog.Logger) (p *Platform, err error) {
 	p = &Platform{Env: env, Log: log}
 	defer func() {
@@ -86,22 +89,21 @@ func Open(ctx context.Context, env Env, log zerolog.Logger) (p *Platform, err er
 		p.Store = store.NewMemory()
 	}
 
-	if env.ESL != nil {
-		ec := *env.ESL
-		ec.Logger = log.With().Str("part", "esl").Logger()
-		client, err := esl.Dial(ctx, ec)
+	switch {
+	case env.ESL != nil:
+		return p, p.openFreeSWITCH(ctx, *env.ESL, 0)
+	case env.Simulated() && env.PBX == PBXFreeSWITCH:
+		fs, err := esltest.New(esltest.Config{TTS: &ttstest.Synthesizer{}, Logger: log.With().Str("part", "esltest").Logger()})
 		if err != nil {
-			return nil, fmt.Errorf("connect to FreeSWITCH at %s: %w", ec.Addr, err)
+			return nil, fmt.Errorf("start the FreeSWITCH simulator: %w", err)
 		}
-		p.closers = append(p.closers, client.Close)
-		drv, err := esl.NewDriver(client, esl.DriverConfig{MediaListen: net.JoinHostPort(env.MediaHost, "0"),
-			Logger: log.With().Str("part", "esl-driver").Logger()})
-		if err != nil {
-			return nil, err
-		}
-		p.closers = append(p.closers, drv.Close)
-		p.Dialer = drv
-		return p, nil
+		sim := newFreeSWITCHSim(fs)
+		p.Sim = sim
+		p.closers = append(p.closers, sim.Close)
+		// More slack than the default 60 ms before a late callee frame is replaced by silence: the fake's callees
+		// run on goroutine timers in this process, which a loaded machine (or the race detector) delays; a lost
+		// frame garbles the callee's words for the fake recognizer.
+		return p, p.openFreeSWITCH(ctx, esl.Config{Addr: fs.Addr(), Password: "ClueCon"}, 300*time.Millisecond)
 	}
 	cfg := ari.Config{}
 	if env.ARI != nil {
@@ -111,7 +113,7 @@ func Open(ctx context.Context, env Env, log zerolog.Logger) (p *Platform, err er
 		if err != nil {
 			return nil, fmt.Errorf("start the Asterisk simulator: %w", err)
 		}
-		p.Sim = sim
+		p.Sim = asteriskSim{sim}
 		p.closers = append(p.closers, sim.Close)
 		cfg = ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"}
 	}
@@ -135,7 +137,26 @@ func Open(ctx context.Context, env Env, log zerolog.Logger) (p *Platform, err er
 	return p, nil
 }
 
-// AddCallee registers a scripted callee for e164 on the simulator; on a real Asterisk it does nothing.
+// openFreeSWITCH connects the ESL client and driver to the event socket at cfg.Addr, a real FreeSWITCH or the
+// simulator; readSlack 0 keeps the driver's default.
+func (p *Platform) openFreeSWITCH(ctx context.Context, cfg esl.Config, readSlack time.Duration) error {
+	cfg.Logger = p.Log.With().Str("part", "esl").Logger()
+	client, err := esl.Dial(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to FreeSWITCH at %s: %w", cfg.Addr, err)
+	}
+	p.closers = append(p.closers, client.Close)
+	drv, err := esl.NewDriver(client, esl.DriverConfig{MediaListen: net.JoinHostPort(p.Env.MediaHost, "0"),
+		ReadSlack: readSlack, Logger: p.Log.With().Str("part", "esl-driver").Logger()})
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, drv.Close)
+	p.Dialer = drv
+	return nil
+}
+
+// AddCallee registers a scripted callee for e164 on the simulator; on a real PBX it does nothing.
 func (p *Platform) AddCallee(e164 string, s callee.Script) error {
 	if p.Sim == nil {
 		return nil
@@ -145,11 +166,13 @@ func (p *Platform) AddCallee(e164 string, s callee.Script) error {
 
 // Where says in words what the calls run on, for the example's first line of output.
 func (p *Platform) Where() string {
-	pbx := "embedded Asterisk simulator (aritest) on " + strings.TrimPrefix(p.simURL(), "http://")
+	var pbx string
 	switch {
+	case p.Sim != nil:
+		pbx = p.Sim.String()
 	case p.Env.ESL != nil:
 		pbx = "FreeSWITCH at " + p.Env.ESL.Addr
-	case p.Sim == nil:
+	default:
 		pbx = "Asterisk at " + p.Env.ARI.URL
 	}
 	st := "memory store"
@@ -157,13 +180,6 @@ func (p *Platform) Where() string {
 		st = "Redis store"
 	}
 	return fmt.Sprintf("%s, %s, ASR=%s, TTS=%s", pbx, st, p.Env.ASR, p.Env.TTS)
-}
-
-func (p *Platform) simURL() string {
-	if p.Sim == nil {
-		return ""
-	}
-	return p.Sim.URL()
 }
 
 // Close releases the platform in reverse order of creation.
