@@ -259,7 +259,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 func (d *Driver) newCall(id string, m *media, api func(context.Context, string) (string, error), evs <-chan *Event,
 	release func(), gone <-chan struct{}, log zerolog.Logger) *eslCall {
 	c := &eslCall{d: d, id: id, api: api, evs: evs, release: release, gone: gone, media: m, log: log,
-		events: make(chan call.Event, 64), notes: make(chan call.Event, 4), done: make(chan struct{}), lost: make(chan struct{})}
+		events: make(chan call.Event, 64), notes: make(chan note, 4), done: make(chan struct{}), lost: make(chan struct{})}
 	if m.bc != nil {
 		m.bc.setAPI(api)
 	}
@@ -407,7 +407,7 @@ type eslCall struct {
 	log     zerolog.Logger
 
 	events   chan call.Event
-	notes    chan call.Event // events the call itself produces (transfer), merged in order by pump
+	notes    chan note       // events the call itself produces (transfer), merged in order by pump
 	done     chan struct{}   // closed at hangup
 	lost     chan struct{}   // closed when a resync finds the channel gone (its hangup event was lost)
 	lostOnce sync.Once
@@ -418,8 +418,19 @@ type eslCall struct {
 	hangEv call.Event
 }
 
+// note is an event the call produces itself; end: the call leaves the bot with it.
+type note struct {
+	ev  call.Event
+	end bool
+}
+
 func (c *eslCall) ID() string                { return c.id }
-func (c *eslCall) Media() call.Media         { return c.media }
+func (c *eslCall) Media() call.Media {
+	if c.media.bc == nil && c.media.stream != nil {
+		return holdableMedia{c.media} // the bot's audio goes through the playout clock: it can be held
+	}
+	return c.media
+}
 func (c *eslCall) Events() <-chan call.Event { return c.events }
 
 // pump turns the channel's ESL events into call events, in order, until hangup.
@@ -481,7 +492,11 @@ func (c *eslCall) pump() {
 				}
 			}
 		case n := <-c.notes:
-			c.emit(n)
+			c.emit(n.ev)
+			if n.end {
+				finish(call.Event{Type: call.EventHangup, Time: n.ev.Time, Cause: call.CauseNormal, Detail: "transferred"})
+				return
+			}
 		case <-c.lost:
 			finish(call.Event{Type: call.EventHangup, Time: time.Now(), Detail: "channel gone after reconnect"})
 			return
@@ -619,9 +634,12 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 		return fmt.Errorf("esl: transfer: %w: target has neither Endpoint nor Extension", ErrConfig)
 	}
 	c.media.close()
+	// A channel sent to the dialplan has left the bot for good (as a callee continued out of Stasis on Asterisk):
+	// the call ends here for the application, with the channel left up. A bridged agent keeps the call watched.
+	n := note{ev: call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail}, end: to.Endpoint == ""}
 	select {
-	case c.notes <- call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail}:
-	default:
+	case c.notes <- n:
+	case <-c.done:
 	}
 	return nil
 }

@@ -251,7 +251,19 @@ func TestTransfer(t *testing.T) {
 		if rec.Transfer != "9000 XML agents" {
 			t.Errorf("transfer %q", rec.Transfer)
 		}
-		_ = c.Hangup(ctx, call.CauseNormal)
+		// The callee has left the bot for the dialplan: the call ends for the application, the channel stays up.
+		if ev := <-c.Events(); ev.Type != call.EventHangup || ev.Detail != "transferred" || ev.Cause != call.CauseNormal {
+			t.Errorf("after the transfer: %+v, want the hang-up \"transferred\"", ev)
+		}
+		if _, ok := <-c.Events(); ok {
+			t.Error("events not closed after the hand-off")
+		}
+		if rec, _ := fs.Call(c.ID()); !rec.End.IsZero() {
+			t.Errorf("the transferred channel was hung up (%s)", rec.HungUpBy)
+		}
+		if err := c.Hangup(ctx, call.CauseNormal); !errors.Is(err, call.ErrHungUp) {
+			t.Errorf("Hangup after the hand-off: %v, want ErrHungUp (the channel is the dialplan's now)", err)
+		}
 	})
 	t.Run("agent", func(t *testing.T) {
 		fs.AddCallee("agent7", callee.Script{Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}})

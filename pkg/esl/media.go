@@ -273,3 +273,15 @@ func (m *media) Stats() MediaStats {
 	}
 	return s
 }
+
+// holdableMedia is a call's media in stream mode, where the bot's frames queue on the playout clock: a
+// call.Holder. (In broadcast mode the audio is already with FreeSWITCH; barge-in there is uuid_break.)
+type holdableMedia struct{ *media }
+
+var _ call.Holder = holdableMedia{}
+
+// Hold implements call.Holder.
+func (m holdableMedia) Hold() { m.stream.Hold() }
+
+// Release implements call.Holder.
+func (m holdableMedia) Release() { m.stream.Release() }
