@@ -407,9 +407,9 @@ type eslCall struct {
 	log     zerolog.Logger
 
 	events   chan call.Event
-	notes    chan note       // events the call itself produces (transfer), merged in order by pump
-	done     chan struct{}   // closed at hangup
-	lost     chan struct{}   // closed when a resync finds the channel gone (its hangup event was lost)
+	notes    chan note     // events the call itself produces (transfer), merged in order by pump
+	done     chan struct{} // closed at hangup
+	lost     chan struct{} // closed when a resync finds the channel gone (its hangup event was lost)
 	lostOnce sync.Once
 
 	mu     sync.Mutex
@@ -424,7 +424,7 @@ type note struct {
 	end bool
 }
 
-func (c *eslCall) ID() string                { return c.id }
+func (c *eslCall) ID() string { return c.id }
 func (c *eslCall) Media() call.Media {
 	if c.media.bc == nil && c.media.stream != nil {
 		return holdableMedia{c.media} // the bot's audio goes through the playout clock: it can be held
