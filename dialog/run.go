@@ -370,6 +370,10 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			next = Reply{Node: next.Node}
 			r.conv.toHuman(&next, "unresolved", TagUnresolved)
 		}
+		if pre == nil && in.Kind != Hangup && next.Prompt != "" {
+			// The reply starts playing before the journal write: the callee does not wait for Redis.
+			pre = r.speak(ctx, next.Prompt, next.Speed)
+		}
 		t := TurnOf(reply, in, next, r.conv.st, r.now())
 		t.Heard, t.BargeIn, t.Latency = heard, bargeIn, lat
 		r.journal(ctx, t)
