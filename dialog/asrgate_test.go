@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestASRGate(t *testing.T) {
 	}
 	step(11, true) // a voice: the 3 frames of pre-roll, then the frame
 	want := []int16{8, 9, 10, 11}
-	if !equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("opening passed %v, want %v", got, want)
 	}
 	got = nil
@@ -38,27 +39,15 @@ func TestASRGate(t *testing.T) {
 	for i := 13; i <= 20; i++ { // 100 ms of tail after the last voice, then closed
 		step(i, false)
 	}
-	if want := []int16{12, 13, 14, 15, 16, 17}; !equal(got, want) {
+	if want := []int16{12, 13, 14, 15, 16, 17}; !slices.Equal(got, want) {
 		t.Fatalf("tail passed %v, want %v", got, want)
 	}
 	got = nil
 	step(21, true) // re-opens with the pre-roll since it closed
-	if want := []int16{18, 19, 20, 21}; !equal(got, want) {
+	if want := []int16{18, 19, 20, 21}; !slices.Equal(got, want) {
 		t.Fatalf("re-opening passed %v, want %v", got, want)
 	}
 	if g.fed != 14*audio.FrameDuration {
 		t.Fatalf("fed %v, want 14 frames", g.fed)
 	}
-}
-
-func equal(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
