@@ -33,8 +33,8 @@ func (s asteriskSim) String() string {
 	return "embedded Asterisk simulator (aritest) on " + strings.TrimPrefix(s.URL(), "http://")
 }
 
-// freeswitchSim is esltest behind Simulator. esltest runs no dialplan and does not tie bridged legs together, which
-// FreeSWITCH does: settle plays that part (see settle), so that a transferred call ends as it would on a PBX.
+// freeswitchSim is esltest behind Simulator. esltest runs no dialplan: settle ends the channels a transfer sent to
+// one, as the queue they went to eventually would.
 type freeswitchSim struct {
 	fs     *esltest.Server
 	cancel context.CancelFunc
@@ -88,26 +88,14 @@ func (s *freeswitchSim) Close() error {
 	return s.fs.Close()
 }
 
-// settle ends the calls FreeSWITCH would end and esltest leaves up:
-//   - a channel uuid_transfer'd to a dialplan extension (Transfer "exten XML context") has left the application for
-//     the agents' queue, which the fake does not run: it ends at once, as it leaves the bot's hands on aritest;
-//   - a channel bridged with an agent (uuid_bridge: each leg's Transfer is the other's endpoint) hangs up when the
-//     other leg does, as bridged legs do.
+// settle ends the calls FreeSWITCH would end and esltest leaves up: a channel uuid_transfer'd to a dialplan
+// extension (Transfer "exten XML context") has left the application for the agents' queue, which the fake does not
+// run. The driver has already ended the call for the application; the channel ends here so its callee stops.
+// (Bridged legs end together in esltest itself.)
 func (s *freeswitchSim) settle() {
-	calls := s.fs.Calls()
-	for _, c := range calls {
-		if !c.End.IsZero() || c.Transfer == "" {
-			continue
-		}
-		if strings.Contains(c.Transfer, " ") {
+	for _, c := range s.fs.Calls() {
+		if c.End.IsZero() && strings.Contains(c.Transfer, " ") {
 			_ = s.fs.Hangup(c.ID, call.CauseNormal)
-			continue
-		}
-		for _, o := range calls {
-			if o.ID != c.ID && o.Endpoint == c.Transfer && o.Transfer == c.Endpoint && !o.End.IsZero() {
-				_ = s.fs.Hangup(c.ID, call.CauseNormal)
-				break
-			}
 		}
 	}
 }

@@ -35,6 +35,7 @@ type fsCall struct {
 	sock    *eslConn // the outbound socket of `&socket(...)`, if any
 	plays   []*play  // uuid_broadcast playbacks: the head plays, the rest wait
 	ignored bool     // an ignored WebSocket frame was logged (Config.NoBidirectional)
+	bridged *fsCall  // the other leg after uuid_bridge (guarded by Server.mu)
 }
 
 func (c *fsCall) snapshot() Call {
@@ -137,6 +138,7 @@ func (s *Server) api(cmdline string) string {
 		s.mu.Lock()
 		a.rec.Transfer = b.rec.Endpoint
 		b.rec.Transfer = a.rec.Endpoint
+		a.bridged, b.bridged = b, a
 		s.mu.Unlock()
 		a.stopStream()
 		s.fire(chanEvent("CHANNEL_BRIDGE", a, map[string]string{"Other-Leg-Unique-ID": b.rec.ID}))
@@ -447,7 +449,12 @@ func (s *Server) hangup(c *fsCall, cause call.Cause, by string) {
 	if c.rec.Outcome == 0 {
 		c.rec.Outcome = esl.OutcomeOfCause(cause)
 	}
+	other := c.bridged
 	s.mu.Unlock()
+	if other != nil {
+		// As FreeSWITCH does after uuid_bridge (no park_after_bridge): the other leg is cleared with the bridge.
+		defer s.hangup(other, call.CauseNormal, "bridge")
+	}
 	c.cancel()
 	c.stopStream()
 	close(c.ended)

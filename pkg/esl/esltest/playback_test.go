@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/esl"
 )
@@ -219,5 +220,41 @@ func TestNoBidirectional(t *testing.T) {
 	}
 	if _, err := c.API(ctx, "uuid_kill nb1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBridgedLegsEndTogether: after uuid_bridge, either leg hanging up clears the other, as on FreeSWITCH.
+func TestBridgedLegsEndTogether(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AddCallee("1001", callee.Script{})
+	s.AddCallee("agent", callee.Script{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := esl.Dial(ctx, esl.Config{Addr: s.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, cmd := range []string{
+		"originate {origination_uuid=leg-a}sofia/gateway/gw/1001 &park()",
+		"originate {origination_uuid=leg-b}sofia/gateway/gw/agent &park()",
+		"originate {origination_uuid=alone}sofia/gateway/gw/1001 &park()",
+		"uuid_bridge leg-a leg-b",
+		"uuid_kill leg-b",
+	} {
+		if _, err := c.API(ctx, cmd); err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	a, _ := s.Call("leg-a")
+	if a.End.IsZero() || a.HungUpBy != "bridge" || a.Cause != call.CauseNormal {
+		t.Fatalf("leg a after leg b hung up: end %v, by %q, cause %v; want cleared by the bridge", a.End, a.HungUpBy, a.Cause)
+	}
+	if alone, _ := s.Call("alone"); !alone.End.IsZero() {
+		t.Fatal("an unbridged call ended too")
 	}
 }
