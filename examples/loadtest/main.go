@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ func main() {
 		cpuProf  = flag.String("cpuprofile", "", "write the controller's CPU profile over the window (sweep: file.N)")
 		memProf  = flag.String("memprofile", "", "write the controller's heap profile at the window's end (sweep: file.N)")
 		floorBin = flag.String("rtpfloor", "", "rtpfloor binary: measure the bare RTP floor for the same N after each run")
+		simProf  = flag.String("simcpuprofile", "", "write the simulator process's CPU profile over its whole run to this file")
 		verbose  = flag.Bool("v", false, "warnings of the library on stderr")
 	)
 	flag.Parse()
@@ -52,6 +54,15 @@ func main() {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	}
 	if *simMode {
+		if *cpuProf != "" { // the controller passes -simcpuprofile on as -cpuprofile
+			f, err := os.Create(*cpuProf)
+			if err == nil && pprof.StartCPUProfile(f) == nil {
+				defer func() {
+					pprof.StopCPUProfile()
+					_ = f.Close()
+				}()
+			}
+		}
 		if err := serveSim(os.Stdin, os.Stdout, *turns, log); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest -sim:", err)
 			os.Exit(1)
@@ -82,6 +93,9 @@ func main() {
 		Sim: []string{exe, "-sim"}}
 	if *verbose {
 		base.Sim = append(base.Sim, "-v")
+	}
+	if *simProf != "" {
+		base.Sim = append(base.Sim, "-cpuprofile", *simProf)
 	}
 	results, err := sweepSizes(ctx, base, list, *cpuProf, *memProf, os.Stdout)
 	if *jsonOut != "" && len(results) > 0 {

@@ -415,3 +415,32 @@ func TestRenderResamplesClipsKeepingTiming(t *testing.T) {
 		t.Fatalf("22050 → 8000: %d samples, %v", len(s.Steps[0].Audio), err)
 	}
 }
+
+func TestTrackAcrossBlocks(t *testing.T) {
+	var tr track
+	frame := make([]int16, 320)
+	for i := range frame {
+		frame[i] = int16(i + 1)
+	}
+	// 20 ms frames at 16 kHz from 1 s in, crossing block boundaries (16,384 samples), and one written out of order.
+	for k := 0; k < 120; k++ {
+		if k == 60 {
+			continue
+		}
+		tr.place(16000, time.Second+time.Duration(k)*20*time.Millisecond, frame)
+	}
+	tr.place(16000, time.Second+60*20*time.Millisecond, frame)
+	got := tr.samples()
+	if len(got) != 16000+120*320 {
+		t.Fatalf("%d samples, want %d", len(got), 16000+120*320)
+	}
+	for i, v := range got {
+		want := int16(0)
+		if i >= 16000 {
+			want = int16((i-16000)%320 + 1)
+		}
+		if v != want {
+			t.Fatalf("sample %d = %d, want %d", i, v, want)
+		}
+	}
+}

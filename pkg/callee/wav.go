@@ -14,7 +14,7 @@ func (p *Person) SaveWAV(path string) error {
 		p.mu.Unlock()
 		return fmt.Errorf("callee: save %s: audio was discarded (Config.DiscardAudio)", path)
 	}
-	left, right, rate := p.self, p.bot, p.cfg.Rate
+	left, right, rate := p.self.samples(), p.bot.samples(), p.cfg.Rate
 	n := max(len(left), len(right))
 	data := make([]byte, 44+4*n)
 	for i := range n {
