@@ -124,7 +124,7 @@ type Person struct {
 	signals []Signal
 
 	bot, self track // recorded audio, sample 0 = answer
-	heard     int     // bot frames heard
+	heard     int   // bot frames heard
 }
 
 // NewPerson returns a Person ready to play s from the moment of answer. Say steps with only Text are rendered by
