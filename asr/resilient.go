@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/outcall/outcall/internal/breaker"
-	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -111,11 +109,7 @@ type Resilient struct {
 // NewResilient wraps r. Zero fields of c take their defaults.
 func NewResilient(r Recognizer, c ResilientConfig) *Resilient {
 	if c.Provider == "" {
-		// "*funasr.Recognizer" → "funasr"
-		c.Provider = strings.TrimLeft(fmt.Sprintf("%T", r), "*")
-		if i := strings.IndexByte(c.Provider, '.'); i > 0 {
-			c.Provider = c.Provider[:i]
-		}
+		c.Provider = breaker.ProviderName(r)
 	}
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = 5 * time.Second
@@ -228,12 +222,7 @@ func (r *Resilient) startOnce(ctx context.Context, c Config) (Stream, context.Ca
 }
 
 func (r *Resilient) backoff(attempt int) time.Duration {
-	d := r.cfg.BackoffBase << attempt
-	if d > r.cfg.BackoffMax || d <= 0 {
-		d = r.cfg.BackoffMax
-	}
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
+	return breaker.Backoff(r.cfg.BackoffBase, r.cfg.BackoffMax, attempt)
 }
 
 // wrap names the provider in err, unless a provider already did.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"github.com/outcall/outcall/internal/breaker"
 	"io"
-	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -89,11 +87,7 @@ func NewResilient(next Synthesizer, c ResilientConfig) *Resilient {
 		if n, ok := next.(interface{ Name() string }); ok {
 			c.Provider = n.Name()
 		} else {
-			// "*espeak.Synthesizer" → "espeak"
-			c.Provider = strings.TrimLeft(fmt.Sprintf("%T", next), "*")
-			if i := strings.IndexByte(c.Provider, '.'); i > 0 {
-				c.Provider = c.Provider[:i]
-			}
+			c.Provider = breaker.ProviderName(next)
 		}
 	}
 	if c.FirstFrameTimeout <= 0 {
@@ -221,11 +215,7 @@ func (r *Resilient) attempt(ctx context.Context, req Request) (audio.Source, err
 }
 
 func (r *Resilient) backoff(attempt int) time.Duration {
-	d := r.cfg.BackoffBase << attempt
-	if d > r.cfg.BackoffMax || d <= 0 {
-		d = r.cfg.BackoffMax
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return breaker.Backoff(r.cfg.BackoffBase, r.cfg.BackoffMax, attempt)
 }
 
 // wrap names the provider in err, unless it already does.

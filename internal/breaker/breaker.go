@@ -3,6 +3,9 @@ package breaker
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,4 +125,24 @@ func (b *Breaker) Failure(err error) {
 		b.state, b.openedAt = Open, b.now()
 		b.log.Warn().Str("provider", b.provider).Int("failures", b.failures).Err(err).Msg(b.kind + " breaker open")
 	}
+}
+
+// ProviderName names a provider after the package of its type, for errors, logs and metrics:
+// "*funasr.Recognizer" → "funasr".
+func ProviderName(v any) string {
+	name := strings.TrimLeft(fmt.Sprintf("%T", v), "*")
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// Backoff is the wait before retry attempt (0 for the first retry): base doubled per attempt up to max, then
+// spread by ±20 % so that many calls retrying after one outage do not hit the provider in step.
+func Backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base << attempt
+	if d > max || d <= 0 {
+		d = max
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }

@@ -39,3 +39,21 @@ func TestBreakerCycle(t *testing.T) {
 		t.Fatal("a started probe did not close the breaker")
 	}
 }
+
+func TestProviderNameAndBackoff(t *testing.T) {
+	type recognizer struct{}
+	if got := ProviderName(&recognizer{}); got != "breaker" {
+		t.Fatalf("ProviderName = %q, want the package name", got)
+	}
+	for attempt, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second} {
+		for range 20 {
+			d := Backoff(100*time.Millisecond, time.Second, attempt)
+			if d < want*8/10 || d > want*12/10 {
+				t.Fatalf("attempt %d: %v, want %v ± 20 %%", attempt, d, want)
+			}
+		}
+	}
+	if d := Backoff(time.Second, 2*time.Second, 70); d < 1600*time.Millisecond || d > 2400*time.Millisecond {
+		t.Fatalf("an overflowing shift must cap at max: %v", d)
+	}
+}
