@@ -8,10 +8,11 @@ import (
 	"github.com/outcall/outcall/pkg/audio"
 )
 
-// mediaRx paces Media.Read: packets go into the audio package's jitter buffer as they arrive, and Read pops one
-// frame per 20 ms of wall-clock time, on the ticks of the driver's playout clock (one wake-up for every call
-// instead of a timer per call; a timer when the clock is not running). Asterisk sends nothing while the far end is silent, so a gap simply pops
-// silence (after the buffer's brief loss concealment) on time: Read never stalls waiting for a packet.
+// mediaRx is a call's receive side: packets go into the audio package's jitter buffer as they arrive, and one
+// frame is popped per 20 ms of wall-clock time — by the driver's rxPacer on the playout clock's ticks (push mode,
+// every driver call), or by Read on a timer (pull mode). Asterisk sends nothing while the far end is silent, so a
+// gap simply pops silence (after the buffer's brief loss concealment) on time: Read never stalls waiting for a
+// packet.
 type mediaRx struct {
 	format audio.Format
 
@@ -31,17 +32,15 @@ type mediaRx struct {
 	frames    chan audio.Frame
 	overflows uint64 // frames dropped because the consumer was more than frameQueue behind
 
-	readMu sync.Mutex   // serialises Read callers (the contract has one reader; this keeps misuse safe)
-	timer  *time.Timer  // Read's wait without a running clock, guarded by readMu
-	clock  *audio.Clock // paces Read when running; may be nil
+	readMu sync.Mutex  // serialises Read callers (the contract has one reader; this keeps misuse safe)
+	timer  *time.Timer // Read's wait in pull mode, guarded by readMu
 }
 
-func newMediaRx(f audio.Format, depth int, clock *audio.Clock) *mediaRx {
+func newMediaRx(f audio.Format, depth int) *mediaRx {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &mediaRx{
 		format: f,
-		clock:  clock,
 		jb:     audio.NewJitterBuffer(audio.JitterConfig{FrameSamples: f.FrameSamples(), Depth: depth, Window: jitterWindow(depth)}),
 		closed: make(chan struct{}),
 		timer:  t,
@@ -50,7 +49,7 @@ func newMediaRx(f audio.Format, depth int, clock *audio.Clock) *mediaRx {
 
 // newRx returns a call's receive side, paced by the driver's pacer.
 func (d *Driver) newRx() *mediaRx {
-	r := newMediaRx(d.format, d.cfg.JitterDepth, d.clock)
+	r := newMediaRx(d.format, d.cfg.JitterDepth)
 	r.slack = d.cfg.ReadSlack
 	d.pacer.add(r)
 	return r
@@ -190,28 +189,10 @@ func (r *mediaRx) read(ctx context.Context) (audio.Frame, error) {
 	return audio.Frame{Rate: r.format.Rate, Samples: samples}, nil
 }
 
-// wait blocks until the frame due at due may be popped and returns the time it counts as due: the clock tick
-// nearest to due (so a call's reads fall onto the clock's grid after the first one), or due itself when waiting
-// on a timer.
+// wait blocks on the timer until the frame due at due may be popped (pull mode, without a pacer).
 func (r *mediaRx) wait(ctx context.Context, now, due time.Time) (time.Time, error) {
 	if !due.After(now) {
 		return due, nil
-	}
-	for r.clock != nil {
-		at, tick, ok := r.clock.NextTick()
-		if !ok {
-			break
-		}
-		select {
-		case <-tick:
-		case <-r.closed:
-			return due, nil
-		case <-ctx.Done():
-			return due, ctx.Err()
-		}
-		if !at.Before(due.Add(-audio.FrameDuration / 2)) {
-			return at, nil
-		}
 	}
 	r.timer.Reset(due.Sub(now))
 	select {
