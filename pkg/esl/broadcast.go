@@ -20,30 +20,48 @@ import (
 	"github.com/outcall/outcall/pkg/call"
 )
 
-// PlaybackMode chooses how a Driver carries the bot's audio to the callee.
-type PlaybackMode int
+// MediaMode chooses how a Driver carries a call's audio between FreeSWITCH and this process.
+type MediaMode int
 
-// Playback modes.
+// Media modes.
 const (
-	// PlaybackStream sends the bot's audio back over the audio-stream WebSocket (mod_audio_stream's bidirectional
-	// mode), paced by the playout clock. Barge-in drops what the clock has not sent yet.
-	PlaybackStream PlaybackMode = iota
-	// PlaybackBroadcast serves the bot's audio as WAV segments on the media listener and plays them with
-	// `uuid_broadcast <uuid> playback::<url> aleg`; barge-in is `uuid_break <uuid> all`. For audio-stream modules
-	// without a bidirectional mode. FreeSWITCH must play http:// URLs (mod_http_cache with its enable-file-formats
-	// param set, or mod_httapi) and reach DriverConfig.PlaybackURL.
-	PlaybackBroadcast
+	// MediaStream carries the callee's audio over the audio-stream module's WebSocket (mod_audio_stream) and
+	// sends the bot's audio back over it (the module's bidirectional mode), paced by the playout clock. Barge-in
+	// drops what the clock has not sent yet. The open-source mod_audio_stream ignores what is sent back: the
+	// callee then hears nothing (see MediaBroadcast and MediaUnicast).
+	MediaStream MediaMode = iota
+	// MediaBroadcast carries the callee's audio over the audio-stream WebSocket and serves the bot's audio as WAV
+	// segments on the media listener, played with `uuid_broadcast <uuid> playback::<url> aleg`; barge-in is
+	// `uuid_break <uuid> all`. For audio-stream modules without a bidirectional mode. FreeSWITCH must play
+	// http:// URLs (mod_http_cache with its enable-file-formats param set, or mod_httapi) and reach
+	// DriverConfig.PlaybackURL.
+	MediaBroadcast
+	// MediaUnicast carries both directions as raw audio over UDP with FreeSWITCH's built-in unicast
+	// (`sendmsg` call-command unicast): no third-party module.
+	MediaUnicast
 )
 
-// String returns "stream" or "broadcast".
-func (p PlaybackMode) String() string {
+// String returns "stream", "broadcast" or "unicast".
+func (p MediaMode) String() string {
 	switch p {
-	case PlaybackStream:
+	case MediaStream:
 		return "stream"
-	case PlaybackBroadcast:
+	case MediaBroadcast:
 		return "broadcast"
+	case MediaUnicast:
+		return "unicast"
 	}
-	return "PlaybackMode(" + strconv.Itoa(int(p)) + ")"
+	return "MediaMode(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParseMediaMode reads "unicast", "stream" or "broadcast" (FS_MEDIA).
+func ParseMediaMode(s string) (MediaMode, error) {
+	for _, m := range []MediaMode{MediaUnicast, MediaStream, MediaBroadcast} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: media %q (want unicast, stream or broadcast)", ErrConfig, s)
 }
 
 const (
@@ -60,10 +78,10 @@ const (
 )
 
 func (cfg *DriverConfig) fillPlayback() error {
-	switch cfg.Playback {
-	case PlaybackStream, PlaybackBroadcast:
+	switch cfg.Media {
+	case MediaStream, MediaBroadcast:
 	default:
-		return fmt.Errorf("%w: Playback %v", ErrConfig, cfg.Playback)
+		return fmt.Errorf("%w: Media %v", ErrConfig, cfg.Media)
 	}
 	if cfg.FirstSegment <= 0 {
 		cfg.FirstSegment = 300 * time.Millisecond
@@ -130,7 +148,7 @@ func (sg *segment) playedAt(now time.Time) time.Duration {
 	return min(max(now.Sub(sg.start), 0), sg.dur)
 }
 
-// broadcast is the PlaybackBroadcast half of a call's media: Write gathers frames into segments, each published
+// broadcast is the MediaBroadcast half of a call's media: Write gathers frames into segments, each published
 // with uuid_broadcast; Flush breaks them.
 type broadcast struct {
 	m      *media
@@ -488,7 +506,7 @@ func (b *broadcast) reflow(i int) {
 	}
 }
 
-// servePlay serves GET /play/{id}/{token}/{seq}.wav: a segment of a call in PlaybackBroadcast mode, until it has
+// servePlay serves GET /play/{id}/{token}/{seq}.wav: a segment of a call in MediaBroadcast mode, until it has
 // played. Anything else, another call's token included, is 404.
 func (d *Driver) servePlay(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()

@@ -87,13 +87,13 @@ func TestPlaybackConfig(t *testing.T) {
 		ok  bool
 	}{
 		{DriverConfig{}, true},
-		{DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "http://fs-media.local:8080/tts/"}, true},
-		{DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "https://10.0.0.5"}, true},
-		{DriverConfig{Playback: 7}, false},
-		{DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "ws://10.0.0.5:8080"}, false},
-		{DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "http://"}, false},
-		{DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "http://h/a b"}, false},
-		{DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "http://h/?x=1"}, false},
+		{DriverConfig{Media: MediaBroadcast, PlaybackURL: "http://fs-media.local:8080/tts/"}, true},
+		{DriverConfig{Media: MediaBroadcast, PlaybackURL: "https://10.0.0.5"}, true},
+		{DriverConfig{Media: 7}, false},
+		{DriverConfig{Media: MediaBroadcast, PlaybackURL: "ws://10.0.0.5:8080"}, false},
+		{DriverConfig{Media: MediaBroadcast, PlaybackURL: "http://"}, false},
+		{DriverConfig{Media: MediaBroadcast, PlaybackURL: "http://h/a b"}, false},
+		{DriverConfig{Media: MediaBroadcast, PlaybackURL: "http://h/?x=1"}, false},
 	} {
 		cfg := tc.cfg
 		err := cfg.fillPlayback()
@@ -129,12 +129,12 @@ func (f *fakeAPI) commands() []string {
 	return append([]string(nil), f.cmds...)
 }
 
-// newTestBroadcast returns a call's media in PlaybackBroadcast mode whose commands go to api, with no FreeSWITCH
+// newTestBroadcast returns a call's media in MediaBroadcast mode whose commands go to api, with no FreeSWITCH
 // and no events: playback is estimated from the broadcasts' timing alone.
 func newTestBroadcast(t *testing.T, api *fakeAPI) *media {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Driver{ctx: ctx, log: zerolog.Nop(), cfg: DriverConfig{Playback: PlaybackBroadcast, PlaybackURL: "http://h:1"}}
+	d := &Driver{ctx: ctx, log: zerolog.Nop(), cfg: DriverConfig{Media: MediaBroadcast, PlaybackURL: "http://h:1"}}
 	if err := d.cfg.fillPlayback(); err != nil {
 		t.Fatal(err)
 	}

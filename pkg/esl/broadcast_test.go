@@ -18,7 +18,7 @@ import (
 )
 
 // newBroadcastDriver starts a fake FreeSWITCH whose audio-stream module has no bidirectional mode, and a driver
-// in PlaybackBroadcast mode on it, with a silent callee on number 1001.
+// in MediaBroadcast mode on it, with a silent callee on number 1001.
 func newBroadcastDriver(t *testing.T, cfg esl.DriverConfig) (*esltest.Server, *esl.Driver) {
 	t.Helper()
 	fs, err := esltest.New(esltest.Config{NoBidirectional: true})
@@ -32,7 +32,7 @@ func newBroadcastDriver(t *testing.T, cfg esl.DriverConfig) (*esltest.Server, *e
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	cfg.Playback = esl.PlaybackBroadcast
+	cfg.Media = esl.MediaBroadcast
 	d, err := esl.NewDriver(client, cfg)
 	if err != nil {
 		t.Fatal(err)

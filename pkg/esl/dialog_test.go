@@ -41,9 +41,9 @@ func TestDialogOnFreeSWITCH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []esl.PlaybackMode{esl.PlaybackStream, esl.PlaybackBroadcast} {
+	for _, mode := range []esl.MediaMode{esl.MediaStream, esl.MediaBroadcast} {
 		t.Run(mode.String(), func(t *testing.T) {
-			fs, err := esltest.New(esltest.Config{TTS: &ttstest.Synthesizer{}, NoBidirectional: mode == esl.PlaybackBroadcast})
+			fs, err := esltest.New(esltest.Config{TTS: &ttstest.Synthesizer{}, NoBidirectional: mode == esl.MediaBroadcast})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +56,7 @@ func TestDialogOnFreeSWITCH(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = client.Close() })
-			drv, err := esl.NewDriver(client, esl.DriverConfig{Playback: mode})
+			drv, err := esl.NewDriver(client, esl.DriverConfig{Media: mode})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestDialogOnFreeSWITCH(t *testing.T) {
 	}
 }
 
-func runDialogs(t *testing.T, fs *esltest.Server, drv *esl.Driver, s *dialog.Script, mode esl.PlaybackMode) {
+func runDialogs(t *testing.T, fs *esltest.Server, drv *esl.Driver, s *dialog.Script, mode esl.MediaMode) {
 	cases := []struct {
 		number, tag string
 		bargeIn     bool
@@ -109,7 +109,7 @@ func runDialogs(t *testing.T, fs *esltest.Server, drv *esl.Driver, s *dialog.Scr
 			if rec.Person.BotFrames() < 50 {
 				t.Errorf("callee heard only %d bot frames", rec.Person.BotFrames())
 			}
-			if mode == esl.PlaybackBroadcast {
+			if mode == esl.MediaBroadcast {
 				if len(rec.Broadcasts) == 0 || rec.IgnoredFrames != 0 {
 					t.Errorf("%d broadcasts, %d frames on the WebSocket", len(rec.Broadcasts), rec.IgnoredFrames)
 				}

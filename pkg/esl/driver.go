@@ -23,30 +23,30 @@ type DriverConfig struct {
 	MediaListen  string         // where the media server (audio-stream WebSocket, broadcast segments) listens; default: "127.0.0.1:0"
 	MediaURL     string         // ws:// base URL FreeSWITCH dials (as it reaches this process); default: ws://<MediaListen's address>
 	Format       audio.Format   // media format: audio.Narrowband (8k) or audio.Wideband (16k); default: Wideband
-	Clock        *audio.Clock   // shared playout clock, already running (PlaybackStream only); default: the driver runs its own
+	Clock        *audio.Clock   // shared playout clock, already running (MediaStream only); default: the driver runs its own
 	MediaTimeout time.Duration  // wait for mod_audio_stream to connect after answer; default: 5 s
 	ReadSlack    time.Duration  // how late a callee frame may be before Read returns silence in its place; default: 60 ms
 	App          string         // what the answered channel runs while the bot talks; default: "&park()"
 	Logger       zerolog.Logger // default: zerolog.Nop(); numbers are never logged in clear
 
-	// Playback chooses how the bot's audio reaches the callee: back over the audio-stream WebSocket
-	// (PlaybackStream, the module's bidirectional mode) or as HTTP-served WAV segments played with uuid_broadcast
-	// (PlaybackBroadcast, for modules without that mode). default: PlaybackStream
-	Playback PlaybackMode
+	// Media chooses how a call's audio travels: MediaStream (audio-stream WebSocket both ways), MediaBroadcast
+	// (the callee's over the WebSocket, the bot's as HTTP-served WAV segments played with uuid_broadcast) or
+	// MediaUnicast (FreeSWITCH's built-in UDP unicast both ways). default: MediaStream
+	Media MediaMode
 	// PlaybackURL is the http:// base URL FreeSWITCH fetches broadcast segments from, as it reaches this process;
-	// segments are served on the media listener under /play/. PlaybackBroadcast only.
+	// segments are served on the media listener under /play/. MediaBroadcast only.
 	// default: http://<MediaListen's address>
 	PlaybackURL string
 	// FirstSegment is the length of the first segment of a prompt (published when nothing is playing), kept
-	// short so playback starts fast. PlaybackBroadcast only. default: 300 ms
+	// short so playback starts fast. MediaBroadcast only. default: 300 ms
 	FirstSegment time.Duration
 	// Segment is the length of the later segments of a prompt; Write runs at most Segment + 200 ms ahead of the
-	// estimated playback. PlaybackBroadcast only. default: 1 s
+	// estimated playback. MediaBroadcast only. default: 1 s
 	Segment time.Duration
 }
 
 // Driver places calls through a Client and carries their audio over mod_audio_stream's WebSocket: the callee's
-// always, the bot's too in PlaybackStream mode, or as uuid_broadcast of HTTP-served segments in PlaybackBroadcast
+// always, the bot's too in MediaStream mode, or as uuid_broadcast of HTTP-served segments in MediaBroadcast
 // mode. It implements call.Dialer.
 type Driver struct {
 	c   *Client
@@ -356,7 +356,7 @@ func redactEndpoint(ep string) string {
 func (d *Driver) newMedia(id string) *media {
 	m := &media{d: d, id: id, format: d.cfg.Format, in: make(chan []int16, 25), out: make(chan []byte, 50),
 		connected: make(chan struct{}), closed: make(chan struct{})}
-	if d.cfg.Playback == PlaybackBroadcast {
+	if d.cfg.Media == MediaBroadcast {
 		m.bc = newBroadcast(m)
 		d.wg.Add(1)
 		go m.bc.run()

@@ -124,7 +124,7 @@ func ExampleDriverConfig_playbackBroadcast() {
 	}
 	defer client.Close()
 	// PlaybackURL is how FreeSWITCH reaches the media port, e.g. "http://10.0.0.5:8090"; here the default.
-	drv, err := esl.NewDriver(client, esl.DriverConfig{Playback: esl.PlaybackBroadcast})
+	drv, err := esl.NewDriver(client, esl.DriverConfig{Media: esl.MediaBroadcast})
 	if err != nil {
 		fmt.Println(err)
 		return

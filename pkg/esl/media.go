@@ -15,14 +15,14 @@ import (
 )
 
 // media is one call's audio over mod_audio_stream's WebSocket: L16 frames in (the callee), L16 frames out (the
-// bot, paced by the playout clock) in PlaybackStream mode, or the bot's audio as uuid_broadcast segments in
-// PlaybackBroadcast mode.
+// bot, paced by the playout clock) in MediaStream mode, or the bot's audio as uuid_broadcast segments in
+// MediaBroadcast mode.
 type media struct {
 	d      *Driver
 	id     string
 	format audio.Format
-	stream *audio.Stream // PlaybackStream; nil in PlaybackBroadcast mode
-	bc     *broadcast    // PlaybackBroadcast; nil in PlaybackStream mode
+	stream *audio.Stream // MediaStream; nil in MediaBroadcast mode
+	bc     *broadcast    // MediaBroadcast; nil in MediaStream mode
 
 	in        chan []int16 // callee frames of exactly 20 ms, oldest first
 	out       chan []byte  // bot frames for the socket writer
@@ -76,8 +76,8 @@ func (m *media) Read(ctx context.Context) (audio.Frame, error) {
 	}
 }
 
-// Write queues f for the callee. In PlaybackStream mode frames are paced by the playout clock and Write blocks
-// while 200 ms are queued; in PlaybackBroadcast mode frames gather into segments played with uuid_broadcast and
+// Write queues f for the callee. In MediaStream mode frames are paced by the playout clock and Write blocks
+// while 200 ms are queued; in MediaBroadcast mode frames gather into segments played with uuid_broadcast and
 // Write blocks while it runs more than DriverConfig.Segment + 200 ms ahead of the estimated playback.
 func (m *media) Write(ctx context.Context, f audio.Frame) error {
 	if f.Rate != m.format.Rate {
@@ -104,8 +104,8 @@ func (m *media) Write(ctx context.Context, f audio.Frame) error {
 }
 
 // Flush drops the bot audio not yet sent (barge-in) and returns how much the callee got since the last Flush.
-// In PlaybackStream mode audio goes out at the pace it plays, so FreeSWITCH holds at most a frame or two beyond
-// this: no uuid_break needed. In PlaybackBroadcast mode Flush sends `uuid_break <uuid> all`, which stops the
+// In MediaStream mode audio goes out at the pace it plays, so FreeSWITCH holds at most a frame or two beyond
+// this: no uuid_break needed. In MediaBroadcast mode Flush sends `uuid_break <uuid> all`, which stops the
 // playing segment and discards the queued ones, and estimates what played from the broadcasts' timing; a failed
 // uuid_break is logged and returned by the next Write.
 func (m *media) Flush() time.Duration {
@@ -256,10 +256,10 @@ func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
 type MediaStats struct {
 	InDropped  uint64            // callee frames dropped because Read fell more than 500 ms behind
 	OutDropped uint64            // bot frames dropped because the WebSocket writer fell behind
-	Playout    audio.StreamStats // PlaybackStream: the playout-clock stream: frames queued, sent, flushed
-	Broadcasts uint64            // PlaybackBroadcast: segments played with uuid_broadcast
-	Breaks     uint64            // PlaybackBroadcast: uuid_break commands sent by Flush
-	Fetches    uint64            // PlaybackBroadcast: segment downloads served to FreeSWITCH
+	Playout    audio.StreamStats // MediaStream: the playout-clock stream: frames queued, sent, flushed
+	Broadcasts uint64            // MediaBroadcast: segments played with uuid_broadcast
+	Breaks     uint64            // MediaBroadcast: uuid_break commands sent by Flush
+	Fetches    uint64            // MediaBroadcast: segment downloads served to FreeSWITCH
 }
 
 // Stats returns the call's frame counters.

@@ -110,16 +110,16 @@ func TestOutboundServer(t *testing.T) {
 // TestAttachOutboundSocket: the fake originates with `&socket(...)` to our Server; the handler Attaches the
 // connection as a call.Call, hears the echo of a tone, presses nothing, and hangs up.
 func TestAttachOutboundSocket(t *testing.T) {
-	for _, mode := range []esl.PlaybackMode{esl.PlaybackStream, esl.PlaybackBroadcast} {
+	for _, mode := range []esl.MediaMode{esl.MediaStream, esl.MediaBroadcast} {
 		t.Run(mode.String(), func(t *testing.T) { testAttachOutboundSocket(t, mode) })
 	}
 }
 
 // testAttachOutboundSocket: the echo callee sends back the bot's tone, which went out over the stream or by
 // uuid_broadcast on the outbound socket.
-func testAttachOutboundSocket(t *testing.T, mode esl.PlaybackMode) {
+func testAttachOutboundSocket(t *testing.T, mode esl.MediaMode) {
 	checkLeaks(t)
-	fs, client, d := newDriver(t, esl.DriverConfig{Playback: mode})
+	fs, client, d := newDriver(t, esl.DriverConfig{Media: mode})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func testAttachOutboundSocket(t *testing.T, mode esl.PlaybackMode) {
 	if rec.HungUpBy != "app" || rec.Cause != call.CauseUserBusy {
 		t.Errorf("record %+v", rec)
 	}
-	if broadcast := len(rec.Broadcasts) > 0; broadcast != (mode == esl.PlaybackBroadcast) {
+	if broadcast := len(rec.Broadcasts) > 0; broadcast != (mode == esl.MediaBroadcast) {
 		t.Errorf("%d broadcasts in %v mode", len(rec.Broadcasts), mode)
 	}
 	cancel()
