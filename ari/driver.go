@@ -78,6 +78,11 @@ type DriverConfig struct {
 	EventBuffer int // default: 64
 	// CleanupTimeout bounds the REST requests of teardown (hang-up, bridge and ExternalMedia removal).
 	CleanupTimeout time.Duration // default: 5s
+	// StasisTimeout bounds the wait for a channel the driver creates (the ExternalMedia channel on every
+	// transport) to enter the application: Asterisk answers POST /channels/externalMedia before the channel's
+	// StasisStart, and the channel can be bridged only after it. A call whose media channel does not arrive in
+	// time fails with ErrNoStasisStart and is torn down (callee hung up, channel and bridge removed).
+	StasisTimeout time.Duration // default: 5s
 	// Logger receives the driver's logs. Endpoints (phone numbers) are logged redacted.
 	Logger zerolog.Logger // default: zerolog.Nop() (the zero value logs nothing)
 }
@@ -149,6 +154,9 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	}
 	if cfg.CleanupTimeout <= 0 {
 		cfg.CleanupTimeout = 5 * time.Second
+	}
+	if cfg.StasisTimeout <= 0 {
+		cfg.StasisTimeout = 5 * time.Second
 	}
 	d := &Driver{c: client, cfg: cfg, log: cfg.Logger, calls: make(map[*ariCall]struct{})}
 	d.closeCtx, d.closeStop = context.WithCancel(context.Background())
@@ -572,11 +580,19 @@ func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub 
 	return c, nil
 }
 
-// newMedia asks Asterisk for the ExternalMedia channel and connects this process's side of it.
+// newMedia asks Asterisk for the ExternalMedia channel, connects this process's side of it and returns once
+// the channel is in the application (its StasisStart), so that setupCall can bridge it. Asterisk answers the
+// request with the channel still Down and outside Stasis; its StasisStart follows from the dial thread, often
+// after the response, sometimes before: both orders work because the subscription exists before the request.
 func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 	if d.cfg.Transport == TransportWebSocket {
 		return d.newMediaWebSocket(ctx, c)
 	}
+	sub := d.c.SubscribeSize(callEventQueue, c.extID)
+	defer sub.Close()
+	// Marked made before asking: a request that times out may still have created the channel, and teardown
+	// hangs it up by the id we chose (a 404 when it never existed).
+	c.extMade = true
 	if d.rtp != nil {
 		ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 			ChannelID:     c.extID,
@@ -588,9 +604,11 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.extMade = true
 		remote, err := unicastRemote(ch.ChannelVars)
 		if err != nil {
+			return nil, err
+		}
+		if err := d.awaitStasis(ctx, sub, c.extID); err != nil {
 			return nil, err
 		}
 		return newMediaRTP(d, remote)
@@ -608,6 +626,12 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 		conn, err := d.as.Accept(actx, uuid)
 		accepted <- acceptResult{conn, err}
 	}()
+	drop := func() {
+		cancel()
+		if r := <-accepted; r.conn != nil {
+			_ = r.conn.Close()
+		}
+	}
 	if _, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 		ChannelID:     c.extID,
 		ExternalHost:  d.externalHost(),
@@ -616,14 +640,15 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 		Transport:     "tcp",
 		Data:          uuid.String(),
 	}); err != nil {
-		cancel()
-		if r := <-accepted; r.conn != nil {
-			_ = r.conn.Close()
-		}
+		drop()
 		return nil, err
 	}
-	c.extMade = true
-	tctx, tcancel := context.WithTimeout(ctx, d.cfg.CleanupTimeout)
+	// chan_audiosocket connects while Asterisk handles the request, and the channel enters Stasis after.
+	if err := d.awaitStasis(ctx, sub, c.extID); err != nil {
+		drop()
+		return nil, err
+	}
+	tctx, tcancel := context.WithTimeout(ctx, d.cfg.StasisTimeout)
 	defer tcancel()
 	select {
 	case r := <-accepted:
@@ -632,12 +657,16 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 		}
 		return newMediaAudioSocket(d, r.conn)
 	case <-tctx.Done():
-		cancel()
-		if r := <-accepted; r.conn != nil {
-			_ = r.conn.Close()
-		}
+		drop()
 		return nil, fmt.Errorf("ari: AudioSocket connection did not arrive: %w", tctx.Err())
 	}
+}
+
+// awaitStasis waits up to StasisTimeout for the StasisStart of channel id, a channel the driver created.
+func (d *Driver) awaitStasis(ctx context.Context, sub *Subscription, id string) error {
+	tctx, cancel := context.WithTimeout(ctx, d.cfg.StasisTimeout)
+	defer cancel()
+	return awaitStasisStart(tctx, sub, id)
 }
 
 type acceptResult struct {

@@ -26,6 +26,9 @@ var (
 	ErrAlreadyStarted = errors.New("ari: client already started")
 	// ErrMalformedEvent is wrapped by DecodeEvent for input that is not a valid ARI event.
 	ErrMalformedEvent = errors.New("ari: malformed event")
+	// ErrNoStasisStart is wrapped by Dial when a channel the driver created (the ExternalMedia channel) did not
+	// enter the application within DriverConfig.StasisTimeout; the half-made call was torn down.
+	ErrNoStasisStart = errors.New("ari: channel did not enter Stasis in time")
 )
 
 // Error is a non-2xx answer from Asterisk. It carries Asterisk's {"message": ...} and matches the sentinel of its

@@ -95,6 +95,7 @@ var (
 func (d *Driver) newMediaWebSocket(ctx context.Context, c *ariCall) (callMedia, error) {
 	sub := d.c.SubscribeSize(callEventQueue, c.extID)
 	defer sub.Close()
+	c.extMade = true // before asking: see newMedia
 	ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
 		ChannelID:      c.extID,
 		ExternalHost:   "INCOMING",
@@ -106,14 +107,13 @@ func (d *Driver) newMediaWebSocket(ctx context.Context, c *ariCall) (callMedia, 
 	if err != nil {
 		return nil, err
 	}
-	c.extMade = true
 	id := ch.ChannelVars["MEDIA_WEBSOCKET_CONNECTION_ID"]
 	if id == "" {
 		if id, err = d.c.GetVariable(ctx, c.extID, "MEDIA_WEBSOCKET_CONNECTION_ID"); err != nil {
 			return nil, fmt.Errorf("ari: chan_websocket connection id: %w", err)
 		}
 	}
-	tctx, cancel := context.WithTimeout(ctx, d.cfg.CleanupTimeout)
+	tctx, cancel := context.WithTimeout(ctx, d.cfg.StasisTimeout)
 	defer cancel()
 	conn, err := d.c.dialMedia(tctx, id)
 	if err != nil {
@@ -228,13 +228,15 @@ func readMediaStart(ctx context.Context, conn *websocket.Conn) (wsMediaStart, er
 	return parseMediaStart(ctl)
 }
 
-// awaitStasisStart waits for the media channel's StasisStart.
+// awaitStasisStart waits for the StasisStart of channel id (a channel the driver created) on sub, which was
+// subscribed to it before the request that created it. ctx bounds the wait: its end is ErrNoStasisStart wrapping
+// the context's error.
 func awaitStasisStart(ctx context.Context, sub *Subscription, id string) error {
 	for {
 		select {
 		case ev, ok := <-sub.Events():
 			if !ok {
-				return fmt.Errorf("ari: waiting for the media channel's StasisStart: %w", ErrClosed)
+				return fmt.Errorf("ari: waiting for the StasisStart of %s: %w", id, ErrClosed)
 			}
 			switch e := ev.(type) {
 			case *StasisStart:
@@ -243,11 +245,14 @@ func awaitStasisStart(ctx context.Context, sub *Subscription, id string) error {
 				}
 			case *ChannelDestroyed:
 				if e.Channel.ID == id {
-					return fmt.Errorf("ari: media channel destroyed before StasisStart: %w", call.ErrHungUp)
+					return fmt.Errorf("ari: channel %s destroyed before its StasisStart (cause %d): %w", id, e.Cause, call.ErrHungUp)
 				}
 			}
 		case <-ctx.Done():
-			return fmt.Errorf("ari: waiting for the media channel's StasisStart: %w", ctx.Err())
+			if ctx.Err() == context.DeadlineExceeded {
+				return fmt.Errorf("%w: %s: %w", ErrNoStasisStart, id, ctx.Err())
+			}
+			return fmt.Errorf("ari: waiting for the StasisStart of %s: %w", id, ctx.Err())
 		}
 	}
 }

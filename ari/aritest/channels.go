@@ -97,6 +97,39 @@ func (s *Server) enterStasis(ch *channel) {
 	s.emit(ch.app, ev)
 }
 
+// afterResponse collects work a handler leaves for after its response is written, as Asterisk's originate
+// thread runs after the REST answer.
+type afterResponse struct{ fns []func() }
+
+type afterResponseKey struct{}
+
+// enterStasisLater puts ch, a channel the app has just made, into Stasis StasisDelay after r's response is
+// written (with ChannelStateChange Up first when up is set), unless the channel is gone by then. A negative
+// StasisDelay does it now, before the response. Called with s.mu held.
+func (s *Server) enterStasisLater(r *http.Request, ch *channel, up bool) {
+	enter := func() {
+		if up {
+			s.setState(ch, "Up")
+		}
+		s.enterStasis(ch)
+	}
+	after, _ := r.Context().Value(afterResponseKey{}).(*afterResponse)
+	if s.cfg.StasisDelay < 0 || after == nil {
+		enter()
+		return
+	}
+	delay := s.cfg.StasisDelay
+	after.fns = append(after.fns, func() {
+		time.AfterFunc(delay, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if !s.closed && !ch.gone && !ch.stasis {
+				enter()
+			}
+		})
+	})
+}
+
 // destroy tears ch down with the hang-up sequence Asterisk emits: ChannelHangupRequest (when requested),
 // ChannelLeftBridge, StasisEnd, ChannelDestroyed. Called with s.mu held; returns work to do after unlocking.
 func (s *Server) destroy(ch *channel, cause int, request, soft bool) {
@@ -479,17 +512,17 @@ func (s *Server) snoop(_ http.ResponseWriter, r *http.Request, p params) (int, a
 	}
 	s.seq++
 	ch := s.newChannel(id, fmt.Sprintf("Snoop/%s-%08x", target.id, s.seq), kindSnoop, app)
-	ch.spied, ch.spy, ch.state = target, spy, "Up"
+	ch.spied, ch.spy = target, spy
 	if a := p.get("appArgs"); a != "" {
 		ch.args = strings.Split(a, ",")
 	}
 	s.snoops = append(s.snoops, ch)
-	s.enterStasis(ch)
+	s.enterStasisLater(r, ch, true)
 	return http.StatusOK, ch.json(), nil
 }
 
 // externalMedia is POST /channels/externalMedia.
-func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params) (int, any, *httpError) {
+func (s *Server) externalMedia(_ http.ResponseWriter, r *http.Request, p params) (int, any, *httpError) {
 	app, format, host := p.get("app"), p.get("format"), p.get("external_host")
 	enc, transport := p.get("encapsulation"), p.get("transport")
 	if enc == "" {
@@ -570,7 +603,9 @@ func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params)
 	s.seq++
 	ch := s.newChannel(id, fmt.Sprintf("%s-%08x", name, s.seq), kind, app)
 	ch.leg = leg
-	ch.state = "Up"
+	if kind == kindWebSocket {
+		ch.state = "Up"
+	}
 	for k, v := range p.vars {
 		ch.vars[k] = v
 	}
@@ -581,7 +616,7 @@ func (s *Server) externalMedia(_ http.ResponseWriter, _ *http.Request, p params)
 	s.legs = append(s.legs, ch)
 	leg.start(s, ch)
 	if kind != kindWebSocket { // chan_websocket: StasisStart once the app has connected (serveMedia)
-		s.enterStasis(ch)
+		s.enterStasisLater(r, ch, true) // as on Asterisk: the response (state Down) first, StasisStart a moment later
 	}
 	return http.StatusOK, ch.json(), nil
 }

@@ -201,14 +201,16 @@ func goertzel(s []int16, hz float64, rate int) float64 {
 	return p / (total * float64(len(s)) / 2)
 }
 
-// stasis waits for the StasisStart of channel id, skipping other events.
-func (e *events) stasis(id string) {
+// stasis waits for the StasisStart of every channel in ids, in any order, skipping other events.
+func (e *events) stasis(ids ...string) {
 	e.t.Helper()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
 	deadline := time.Now().Add(3 * time.Second)
-	for {
+	for len(want) > 0 {
 		evs := e.until("StasisStart", time.Until(deadline))
-		if chanID(evs[len(evs)-1]) == id {
-			return
-		}
+		delete(want, chanID(evs[len(evs)-1]))
 	}
 }

@@ -50,6 +50,7 @@ func bridgeCall(t *testing.T, c *client, ev *events, endpoint, format string) (*
 	if em.Name[:len("UnicastRTP/")] != "UnicastRTP/" {
 		t.Fatalf("externalMedia name %q", em.Name)
 	}
+	ev.stasis(id + "-em") // the response comes before the channel is in the app, as on Asterisk
 	c.must(200, "POST", "/bridges", map[string]any{"bridgeId": id + "-br", "type": "mixing"}, nil)
 	c.must(204, "POST", "/bridges/"+id+"-br/addChannel", map[string]any{"channel": id + "," + id + "-em"}, nil)
 	return &rtpApp{t: t, conn: conn, remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}}, id
@@ -237,6 +238,7 @@ func TestAudioSocketRoundTrip(t *testing.T) {
 	if hdr[0] != 0x01 || binary.BigEndian.Uint16(hdr[1:]) != 16 || hdr[3] != 0x0f || hdr[18] != 0xf0 {
 		t.Fatalf("uuid message % x", hdr)
 	}
+	ev.stasis("as1")
 	c.must(200, "POST", "/bridges?bridgeId=asb", nil, nil)
 	c.must(204, "POST", "/bridges/asb/addChannel?channel="+id+",as1", nil, nil)
 	go func() {
@@ -457,6 +459,7 @@ func TestSnoopCarriesCalleeAudio(t *testing.T) {
 	c.must(200, "POST", "/channels/"+id+"/snoop", map[string]any{"app": "bot", "spy": "in", "snoopId": "sn"}, nil)
 	var em Channel
 	c.must(200, "POST", "/channels/externalMedia", map[string]any{"app": "bot", "format": "ulaw", "external_host": conn.LocalAddr().String(), "channelId": "em"}, &em)
+	ev.stasis("sn", "em")
 	c.must(200, "POST", "/bridges?bridgeId=spy", nil, nil)
 	c.must(204, "POST", "/bridges/spy/addChannel?channel=sn,em", nil, nil)
 	port, _ := strconv.Atoi(em.ChannelVars["UNICASTRTP_LOCAL_PORT"])

@@ -48,6 +48,13 @@ type Config struct {
 	EventBuffer int
 	// Logger receives the simulator's logs. Phone numbers are never logged in clear. default: zerolog.Nop()
 	Logger zerolog.Logger
+	// StasisDelay is how long after its REST response a channel the app makes itself (ExternalMedia rtp and
+	// audiosocket, POST /channels/create, snoop) enters Stasis. Asterisk answers these requests with the
+	// channel's snapshot (state Down) and puts the channel into the application later, on the dial thread it
+	// starts: until its StasisStart, bridge operations on it fail with 422 "Channel not in Stasis application" and
+	// channel operations with 409, here as there. default: 2ms; <0: StasisStart before the response (an order
+	// Asterisk does not produce for these requests, kept so tests can cover both)
+	StasisDelay time.Duration
 
 	manualClock bool // benchmarks drive tick themselves
 }
@@ -70,6 +77,9 @@ func (c *Config) fill() {
 	}
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 10000
+	}
+	if c.StasisDelay == 0 {
+		c.StasisDelay = 2 * time.Millisecond
 	}
 }
 
@@ -302,6 +312,8 @@ func (s *Server) routes() http.Handler {
 				writeErr(w, herr)
 				return
 			}
+			after := &afterResponse{}
+			r = r.WithContext(context.WithValue(r.Context(), afterResponseKey{}, after))
 			status, v, herr := f(w, r, p)
 			switch {
 			case herr != nil:
@@ -310,6 +322,14 @@ func (s *Server) routes() http.Handler {
 				w.WriteHeader(status)
 			default:
 				writeJSON(w, status, v)
+			}
+			if len(after.fns) > 0 {
+				if fl, ok := w.(http.Flusher); ok {
+					fl.Flush()
+				}
+				for _, fn := range after.fns {
+					fn()
+				}
 			}
 		})
 	}

@@ -267,7 +267,7 @@ func (s *Server) originate(_ http.ResponseWriter, r *http.Request, p params) (in
 }
 
 // createChannel is POST /channels/create: the channel enters Stasis at once, state Down, and waits for /dial.
-func (s *Server) createChannel(_ http.ResponseWriter, _ *http.Request, p params) (int, any, *httpError) {
+func (s *Server) createChannel(_ http.ResponseWriter, r *http.Request, p params) (int, any, *httpError) {
 	e, app := p.get("endpoint"), p.get("app")
 	if e == "" {
 		return 0, nil, errf(http.StatusBadRequest, "Endpoint must be specified")
@@ -289,8 +289,9 @@ func (s *Server) createChannel(_ http.ResponseWriter, _ *http.Request, p params)
 		return 0, nil, herr
 	}
 	c.phase = phaseIdle
-	s.enterStasis(c.ch1)
-	return http.StatusOK, c.ch1.json(), nil
+	resp := c.ch1.json()
+	s.enterStasisLater(r, c.ch1, false) // Asterisk enters Stasis on ari_channel_thread, after the response
+	return http.StatusOK, resp, nil
 }
 
 // dial is POST /channels/{id}/dial for a channel made by /channels/create.
