@@ -100,7 +100,7 @@ type Driver struct {
 	as       *audiosocket.Server
 	clock    *audio.Clock
 	group    *audio.Group
-	pacer    *rxPacer // paces every call's received frames
+	pacer    *audio.Pacer // paces every call's received frames
 	ownRTP   bool
 	ownAS    bool
 	cancel   context.CancelFunc
@@ -208,7 +208,7 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 			_ = d.clock.Run(ctx)
 		}()
 	}
-	d.pacer = newRxPacer(d.clock)
+	d.pacer = audio.NewPacer(d.clock)
 	if d.rtp != nil {
 		d.group = d.clock.NewGroup(&rtpSender{t: d.rtp})
 	} else if cfg.Transport == TransportWebSocket {
@@ -219,6 +219,13 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	// Calls whose hang-up happened while the events WebSocket was down are ended after each reconnect.
 	d.unreconcile = client.OnReconnected(func(live []Channel) { d.Reconcile(live) })
 	return d, nil
+}
+
+// newRx returns a call's receive side, paced by the driver's pacer.
+func (d *Driver) newRx() *audio.Receiver {
+	r := audio.NewReceiver(audio.ReceiverConfig{Format: d.format, Depth: d.cfg.JitterDepth, Slack: d.cfg.ReadSlack})
+	d.pacer.Add(r)
+	return r
 }
 
 // Format is the PCM format of every call's Media.
@@ -317,7 +324,7 @@ func (d *Driver) Close() error {
 	wg.Wait()
 	d.wg.Wait()
 	d.group.Close()
-	d.pacer.close()
+	d.pacer.Close()
 	if d.cancel != nil {
 		d.cancel()
 		<-d.clockEnd

@@ -457,7 +457,7 @@ func callGoroutines() (int, string) {
 	n := 0
 	var out strings.Builder
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, fn := range []string{"ari.(*ariCall)", "ari.(*mediaAudioSocket)", "ari.(*mediaRx)", "ari.(*Driver).Dial", "ari.(*Driver).awaitAnswer"} {
+		for _, fn := range []string{"ari.(*ariCall)", "ari.(*mediaAudioSocket)", "ari.(*audio.Receiver)", "ari.(*Driver).Dial", "ari.(*Driver).awaitAnswer"} {
 			if strings.Contains(g, fn) {
 				n++
 				out.WriteString(g + "\n\n")

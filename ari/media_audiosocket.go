@@ -18,7 +18,7 @@ import (
 type mediaAudioSocket struct {
 	format audio.Format
 	conn   *audiosocket.Conn
-	rx     *mediaRx
+	rx     *audio.Receiver
 	out    *audio.Stream
 	wq     chan []int16
 	closed atomic.Bool
@@ -58,7 +58,7 @@ func (m *mediaAudioSocket) readLoop(log zerolog.Logger) {
 		msg, err := m.conn.ReadMessage()
 		if err != nil {
 			// Asterisk closes the connection at hang-up; the call's events say why.
-			m.rx.close(call.ErrHungUp)
+			m.rx.Close(call.ErrHungUp)
 			return
 		}
 		switch {
@@ -70,9 +70,9 @@ func (m *mediaAudioSocket) readLoop(log zerolog.Logger) {
 				continue
 			}
 			pcm = audio.PCM16LE(pcm, msg.Payload)
-			m.rx.pushStream(pcm) // the jitter buffer copies the samples
+			m.rx.PushStream(pcm) // the jitter buffer copies the samples
 		case msg.Kind == audiosocket.KindHangup:
-			m.rx.close(call.ErrHungUp)
+			m.rx.Close(call.ErrHungUp)
 			return
 		case msg.Kind == audiosocket.KindError:
 			log.Warn().Stringer("code", msg.ErrorCode()).Msg("ari: AudioSocket error message")
@@ -86,7 +86,7 @@ func (m *mediaAudioSocket) writeLoop() {
 		select {
 		case s := <-m.wq:
 			if err := m.conn.WriteAudio(m.format.Rate, s); err != nil {
-				m.rx.close(call.ErrHungUp)
+				m.rx.Close(call.ErrHungUp)
 			}
 		case <-m.done:
 			return
@@ -98,7 +98,7 @@ func (m *mediaAudioSocket) writeLoop() {
 func (m *mediaAudioSocket) Format() audio.Format { return m.format }
 
 // Read implements call.Media.
-func (m *mediaAudioSocket) Read(ctx context.Context) (audio.Frame, error) { return m.rx.read(ctx) }
+func (m *mediaAudioSocket) Read(ctx context.Context) (audio.Frame, error) { return m.rx.Read(ctx) }
 
 // Write implements call.Media.
 func (m *mediaAudioSocket) Write(ctx context.Context, f audio.Frame) error {
@@ -110,11 +110,11 @@ func (m *mediaAudioSocket) Flush() time.Duration { return m.out.Flush() }
 
 func (m *mediaAudioSocket) close(err error) {
 	if m.closed.Swap(true) {
-		m.rx.close(err)
+		m.rx.Close(err)
 		return
 	}
 	m.out.Close()
-	m.rx.close(err)
+	m.rx.Close(err)
 	close(m.done)
 	_ = m.conn.Close()
 }

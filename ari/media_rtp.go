@@ -19,7 +19,7 @@ import (
 type mediaRTP struct {
 	format audio.Format
 	pt     uint8
-	rx     *mediaRx
+	rx     *audio.Receiver
 	stream *rtp.Stream
 	out    *audio.Stream
 	closed atomic.Bool
@@ -67,14 +67,14 @@ func (m *mediaRTP) onPacket(p *rtp.Packet) {
 		}
 		m.pcm = audio.PCM16BE(m.pcm, p.Payload) // slin is big-endian on the wire
 	}
-	m.rx.push(p.SequenceNumber, p.Timestamp, m.pcm) // the jitter buffer copies the samples
+	m.rx.Push(p.SequenceNumber, p.Timestamp, m.pcm) // the jitter buffer copies the samples
 }
 
 // Format implements call.Media.
 func (m *mediaRTP) Format() audio.Format { return m.format }
 
 // Read implements call.Media.
-func (m *mediaRTP) Read(ctx context.Context) (audio.Frame, error) { return m.rx.read(ctx) }
+func (m *mediaRTP) Read(ctx context.Context) (audio.Frame, error) { return m.rx.Read(ctx) }
 
 // Write implements call.Media: frames of other lengths are cut or padded into 20 ms frames.
 func (m *mediaRTP) Write(ctx context.Context, f audio.Frame) error {
@@ -86,12 +86,12 @@ func (m *mediaRTP) Flush() time.Duration { return m.out.Flush() }
 
 func (m *mediaRTP) close(err error) {
 	if m.closed.Swap(true) {
-		m.rx.close(err)
+		m.rx.Close(err)
 		return
 	}
 	_ = m.stream.Close()
 	m.out.Close()
-	m.rx.close(err)
+	m.rx.Close(err)
 }
 
 // writeFrames queues f on out in 20 ms frames of format (the last padded with silence).

@@ -57,7 +57,7 @@ type mediaWebSocket struct {
 	log        zerolog.Logger
 	c          *ariCall
 
-	rx       *mediaRx
+	rx       *audio.Receiver
 	out      *audio.Stream
 	wq       chan wsFrame
 	flushReq chan struct{}
@@ -266,7 +266,7 @@ func (m *mediaWebSocket) readLoop() {
 			// Asterisk closes with 1000 at hang-up; the call's events say why.
 			m.closeStatus.Store(int32(websocket.CloseStatus(err)))
 			m.log.Debug().Err(err).Msg("ari: media WebSocket ended")
-			m.rx.close(call.ErrHungUp)
+			m.rx.Close(call.ErrHungUp)
 			return
 		}
 		now := time.Now()
@@ -303,7 +303,7 @@ func (m *mediaWebSocket) onAudio(b []byte, now time.Time) {
 	m.resid = append(m.resid, m.pcm...)
 	off := 0
 	for len(m.resid)-off >= n {
-		m.rx.push(m.seq, uint32(m.seq)*uint32(n), m.resid[off:off+n]) // copied by the jitter buffer
+		m.rx.Push(m.seq, uint32(m.seq)*uint32(n), m.resid[off:off+n]) // copied by the jitter buffer
 		m.seq++
 		off += n
 	}
@@ -464,7 +464,7 @@ func (m *mediaWebSocket) dtmfLoop(sub *Subscription) {
 func (m *mediaWebSocket) Format() audio.Format { return m.format }
 
 // Read implements call.Media.
-func (m *mediaWebSocket) Read(ctx context.Context) (audio.Frame, error) { return m.rx.read(ctx) }
+func (m *mediaWebSocket) Read(ctx context.Context) (audio.Frame, error) { return m.rx.Read(ctx) }
 
 // Write implements call.Media.
 func (m *mediaWebSocket) Write(ctx context.Context, f audio.Frame) error {
@@ -491,7 +491,7 @@ func (m *mediaWebSocket) close(err error) {
 		m.log.Debug().Uint64("late", m.late.Load()).Uint64("dropped", m.dropped.Load()).
 			Uint64("bad_text", m.badText.Load()).Msg("ari: chan_websocket media closed")
 	}
-	m.rx.close(err)
+	m.rx.Close(err)
 	// A callee continued into the dialplan keeps the media channel until the call's teardown: closing the socket
 	// now would make Asterisk hang that channel up, which reads as a lost media channel. Otherwise closing with
 	// 1000 makes Asterisk hang it up, should the teardown's DELETE not reach it. The close handshake is bounded by

@@ -191,7 +191,7 @@ func BenchmarkParseWSControl(b *testing.B) {
 
 // BenchmarkMediaWebSocketReceive measures one 20 ms ulaw message from decode to the jitter buffer.
 func BenchmarkMediaWebSocketReceive(b *testing.B) {
-	m := &mediaWebSocket{format: audio.Narrowband, sampleSize: 1, rx: newMediaRx(audio.Narrowband, 3)}
+	m := &mediaWebSocket{format: audio.Narrowband, sampleSize: 1, rx: audio.NewReceiver(audio.ReceiverConfig{Format: audio.Narrowband})}
 	payload := make([]byte, 160)
 	now := time.Unix(0, 0)
 	b.ReportAllocs()

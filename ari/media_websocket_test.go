@@ -197,7 +197,7 @@ func wsGoroutines() (int, string) {
 	n := 0
 	var out strings.Builder
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, fn := range []string{"ari.(*mediaWebSocket)", "ari.(*ariCall)", "ari.(*mediaRx)"} {
+		for _, fn := range []string{"ari.(*mediaWebSocket)", "ari.(*ariCall)", "ari.(*audio.Receiver)"} {
 			if strings.Contains(g, fn) {
 				n++
 				out.WriteString(g + "\n\n")

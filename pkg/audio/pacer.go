@@ -1,47 +1,47 @@
-package ari
+package audio
 
 import (
 	"sync"
 	"time"
-
-	"github.com/outcall/outcall/pkg/audio"
 )
 
-// rxPacer pops every call's next received frame on each tick of the playout clock, from one goroutine, and hands
-// it to the call's frame channel (call.FrameChannel): a call costs no goroutine or timer of its own to be paced,
-// and its consumer wakes once per frame. When the clock is not running it paces with a 20 ms ticker.
-type rxPacer struct {
-	clock *audio.Clock
+// Pacer pops every Receiver's next frame on each tick of the playout clock, from one goroutine, and hands it to
+// the Receiver's Frames channel: a call costs no goroutine or timer of its own to be paced, and its consumer wakes
+// once per frame. When the clock is not running it paces with a 20 ms ticker.
+type Pacer struct {
+	clock *Clock
 
 	mu   sync.Mutex
-	rxs  map[*mediaRx]struct{}
-	list []*mediaRx // reused by the loop
+	rxs  map[*Receiver]struct{}
+	list []*Receiver // reused by the loop
 
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newRxPacer(clock *audio.Clock) *rxPacer {
-	p := &rxPacer{clock: clock, rxs: make(map[*mediaRx]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+// NewPacer starts a Pacer on clock; Close stops it.
+func NewPacer(clock *Clock) *Pacer {
+	p := &Pacer{clock: clock, rxs: make(map[*Receiver]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	go p.loop()
 	return p
 }
 
-// add starts pacing r: from now on its frames arrive on r.frames.
-func (p *rxPacer) add(r *mediaRx) {
+// Add starts pacing r: from now on its frames arrive on r.Frames(). A closed Receiver is forgotten on the next
+// tick.
+func (p *Pacer) Add(r *Receiver) {
 	r.startPush()
 	p.mu.Lock()
 	p.rxs[r] = struct{}{}
 	p.mu.Unlock()
 }
 
-// close ends the loop.
-func (p *rxPacer) close() {
+// Close stops the Pacer's goroutine.
+func (p *Pacer) Close() {
 	close(p.stop)
 	<-p.done
 }
 
-func (p *rxPacer) loop() {
+func (p *Pacer) loop() {
 	defer close(p.done)
 	var fallback *time.Ticker
 	defer func() {
@@ -58,7 +58,7 @@ func (p *rxPacer) loop() {
 			}
 		} else {
 			if fallback == nil {
-				fallback = time.NewTicker(audio.FrameDuration)
+				fallback = time.NewTicker(FrameDuration)
 			}
 			select {
 			case <-fallback.C:
