@@ -228,3 +228,10 @@ func (r *Receiver) Stats() JitterStats {
 	defer r.mu.Unlock()
 	return r.jb.Stats()
 }
+
+// Overflows returns how many paced frames were dropped because the consumer was more than a second behind.
+func (r *Receiver) Overflows() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.overflows
+}

@@ -435,3 +435,17 @@ func (d *ToneDetector) detectRingback(dst []ToneEvent, s []int16, ms float64) []
 	*r = toneRun{class: class, start: blockStart, frames: int64(d.ringN)}
 	return dst
 }
+
+// PeakFrequency returns the frequency between lo and hi Hz (stepped by step Hz) with the most power in samples at
+// rate, and that power (Goertzel units: A²/2 for a sine of amplitude A). Tests and line checks use it to tell which
+// tone came back: over 200 ms, a 5 Hz step resolves a 1 kHz tone to 0.5 %.
+func PeakFrequency(samples []int16, rate int, lo, hi, step float64) (freq, power float64) {
+	for f := lo; f <= hi; f += step {
+		g := NewGoertzel(f, rate)
+		g.Add(samples)
+		if p := g.Power(); p > power {
+			freq, power = f, p
+		}
+	}
+	return freq, power
+}

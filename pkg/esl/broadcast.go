@@ -25,20 +25,22 @@ type MediaMode int
 
 // Media modes.
 const (
+	// MediaUnicast carries both directions as raw L16 over UDP with FreeSWITCH's built-in unicast (`sendmsg`
+	// call-command unicast, src/switch_ivr.c): no third-party module. Every call shares the driver's one UDP
+	// socket; FreeSWITCH binds a port of DriverConfig.UnicastPorts per call. The channel must be parked while the
+	// bot talks (DriverConfig.App "&park()", the default). The default.
+	MediaUnicast MediaMode = iota
 	// MediaStream carries the callee's audio over the audio-stream module's WebSocket (mod_audio_stream) and
 	// sends the bot's audio back over it (the module's bidirectional mode), paced by the playout clock. Barge-in
 	// drops what the clock has not sent yet. The open-source mod_audio_stream ignores what is sent back: the
 	// callee then hears nothing (see MediaBroadcast and MediaUnicast).
-	MediaStream MediaMode = iota
+	MediaStream
 	// MediaBroadcast carries the callee's audio over the audio-stream WebSocket and serves the bot's audio as WAV
 	// segments on the media listener, played with `uuid_broadcast <uuid> playback::<url> aleg`; barge-in is
 	// `uuid_break <uuid> all`. For audio-stream modules without a bidirectional mode. FreeSWITCH must play
 	// http:// URLs (mod_http_cache with its enable-file-formats param set, or mod_httapi) and reach
 	// DriverConfig.PlaybackURL.
 	MediaBroadcast
-	// MediaUnicast carries both directions as raw audio over UDP with FreeSWITCH's built-in unicast
-	// (`sendmsg` call-command unicast): no third-party module.
-	MediaUnicast
 )
 
 // String returns "stream", "broadcast" or "unicast".
@@ -79,7 +81,7 @@ const (
 
 func (cfg *DriverConfig) fillPlayback() error {
 	switch cfg.Media {
-	case MediaStream, MediaBroadcast:
+	case MediaUnicast, MediaStream, MediaBroadcast:
 	default:
 		return fmt.Errorf("%w: Media %v", ErrConfig, cfg.Media)
 	}

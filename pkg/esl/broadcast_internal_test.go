@@ -138,7 +138,8 @@ func newTestBroadcast(t *testing.T, api *fakeAPI) *media {
 	if err := d.cfg.fillPlayback(); err != nil {
 		t.Fatal(err)
 	}
-	m := &media{d: d, id: "c1", format: audio.Wideband, closed: make(chan struct{})}
+	m := &media{d: d, id: "c1", format: audio.Wideband, mode: MediaBroadcast, closed: make(chan struct{}),
+		rx: audio.NewReceiver(audio.ReceiverConfig{Format: audio.Wideband})}
 	m.bc = newBroadcast(m)
 	m.bc.setAPI(api.api)
 	d.wg.Add(1)

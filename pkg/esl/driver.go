@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,16 +24,45 @@ type DriverConfig struct {
 	MediaListen  string         // where the media server (audio-stream WebSocket, broadcast segments) listens; default: "127.0.0.1:0"
 	MediaURL     string         // ws:// base URL FreeSWITCH dials (as it reaches this process); default: ws://<MediaListen's address>
 	Format       audio.Format   // media format: audio.Narrowband (8k) or audio.Wideband (16k); default: Wideband
-	Clock        *audio.Clock   // shared playout clock, already running (MediaStream only); default: the driver runs its own
-	MediaTimeout time.Duration  // wait for mod_audio_stream to connect after answer; default: 5 s
-	ReadSlack    time.Duration  // how late a callee frame may be before Read returns silence in its place; default: 60 ms
+	Clock        *audio.Clock   // shared playout clock, already running; default: the driver runs its own
+	MediaTimeout time.Duration  // wait for mod_audio_stream to connect after answer (MediaStream, MediaBroadcast); default: 5 s
+	ReadSlack    time.Duration  // how long a due callee frame waits for a late packet before it is concealed; default: 60 ms
+	JitterDepth  int            // callee frames buffered before they play out to Read (its delay); default: 3 (60 ms)
 	App          string         // what the answered channel runs while the bot talks; default: "&park()"
 	Logger       zerolog.Logger // default: zerolog.Nop(); numbers are never logged in clear
 
-	// Media chooses how a call's audio travels: MediaStream (audio-stream WebSocket both ways), MediaBroadcast
-	// (the callee's over the WebSocket, the bot's as HTTP-served WAV segments played with uuid_broadcast) or
-	// MediaUnicast (FreeSWITCH's built-in UDP unicast both ways). default: MediaStream
+	// Media chooses how a call's audio travels: MediaUnicast (FreeSWITCH's built-in UDP unicast both ways, no
+	// module needed), MediaStream (an audio-stream module's WebSocket both ways: only modules with a bidirectional
+	// mode play what is sent back) or MediaBroadcast (the callee's over the WebSocket, the bot's as HTTP-served WAV
+	// segments played with uuid_broadcast). default: MediaUnicast
 	Media MediaMode
+
+	// UnicastListen is the UDP address of this process's one unicast socket, shared by every call (MediaUnicast).
+	// default: MediaListen's host, port 0
+	UnicastListen string
+	// UnicastAddr is the remote-ip of the unicast sendmsg: the address FreeSWITCH sends the calls' audio to, i.e.
+	// this process as FreeSWITCH reaches it (MEDIA_HOST). default: UnicastListen's IP, which must then be a
+	// specific address (not 0.0.0.0)
+	UnicastAddr string
+	// FreeSWITCHIP is the local-ip of the unicast sendmsg: an address of the FreeSWITCH host, which its unicast
+	// sockets bind and send from. default: the event socket's host (Config.Addr) when it is an IP address or a
+	// name that resolves to one
+	FreeSWITCHIP string
+	// UnicastPorts is the range of FreeSWITCH-side ports, one per live call, chosen by the driver. Keep it clear of
+	// FreeSWITCH's RTP range (switch.conf rtp-start-port..rtp-end-port, 16384-32768 by default). A port already
+	// taken on the FreeSWITCH host is detected (no audio within UnicastTimeout) and another one tried.
+	// default: {40000, 40999}
+	UnicastPorts [2]int
+	// UnicastTimeout is how long the first datagram may take after the unicast sendmsg before another port is
+	// tried. FreeSWITCH sends a datagram for every frame it reads, comfort noise included, so the first comes
+	// within a packet time. default: 1 s
+	UnicastTimeout time.Duration
+	// UnicastAttempts is how many ports a call tries before it fails with ErrUnicastSilent. default: 3
+	UnicastAttempts int
+	// StreamAckAfter is how much bot audio a MediaStream call sends over the WebSocket with no sign from the
+	// module that it plays it (a mod_audio_stream::play event) before the driver logs a warning, once per call:
+	// the open-source mod_audio_stream ignores binary frames, and the callee then hears nothing. default: 5 s
+	StreamAckAfter time.Duration
 	// PlaybackURL is the http:// base URL FreeSWITCH fetches broadcast segments from, as it reaches this process;
 	// segments are served on the media listener under /play/. MediaBroadcast only.
 	// default: http://<MediaListen's address>
@@ -59,6 +89,13 @@ type Driver struct {
 	ln     net.Listener
 	srv    *http.Server
 	group  *audio.Group
+	pacer  *audio.Pacer // paces every call's received frames
+
+	uc          *unicastTransport // MediaUnicast: the one UDP socket; nil otherwise
+	ucBatch     []unicastOut      // SendBatch's, reused: the clock calls it from one goroutine
+	ports       *portPool
+	fsIP        netip.Addr // local-ip
+	ucAdvertise netip.Addr // remote-ip
 
 	subMu      sync.Mutex
 	subscribed bool
@@ -90,8 +127,21 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 	if cfg.App == "" {
 		cfg.App = "&park()"
 	}
+	if cfg.JitterDepth <= 0 {
+		cfg.JitterDepth = 3
+	}
+	if cfg.StreamAckAfter <= 0 {
+		cfg.StreamAckAfter = 5 * time.Second
+	}
 	if err := cfg.fillPlayback(); err != nil {
 		return nil, err
+	}
+	var fsIP, advertise netip.Addr
+	if cfg.Media == MediaUnicast {
+		var err error
+		if fsIP, advertise, err = cfg.fillUnicast(c.cfg.Addr); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.MediaListen)
 	if err != nil {
@@ -114,6 +164,22 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 		go func() { defer d.wg.Done(); _ = clock.Run(ctx) }()
 	}
 	d.group = clock.NewGroup(d)
+	d.pacer = audio.NewPacer(clock)
+	if cfg.Media == MediaUnicast {
+		uc, err := listenUnicast(cfg.UnicastListen, cfg.Logger)
+		if err != nil {
+			cancel()
+			_ = ln.Close()
+			d.group.Close()
+			d.pacer.Close()
+			d.wg.Wait()
+			return nil, err
+		}
+		if !advertise.IsValid() {
+			advertise = uc.local.Addr()
+		}
+		d.uc, d.ports, d.fsIP, d.ucAdvertise = uc, newPortPool(cfg.UnicastPorts[0], cfg.UnicastPorts[1]), fsIP, advertise
+	}
 	c.onReconnect(d.resync)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/stream/{id}", d.serveStream)
@@ -142,7 +208,71 @@ func (d *Driver) Close() error {
 		m.close()
 	}
 	d.wg.Wait()
+	d.pacer.Close()
+	if d.uc != nil {
+		return d.uc.close()
+	}
 	return nil
+}
+
+// fillUnicast sets the unicast defaults and returns local-ip (FreeSWITCH's address) and remote-ip (this
+// process's; invalid when it is to be the bound address).
+func (cfg *DriverConfig) fillUnicast(eslAddr string) (fsIP, advertise netip.Addr, err error) {
+	if cfg.UnicastListen == "" {
+		host, _, err := net.SplitHostPort(cfg.MediaListen)
+		if err != nil {
+			return fsIP, advertise, fmt.Errorf("%w: MediaListen %q: %v", ErrConfig, cfg.MediaListen, err)
+		}
+		cfg.UnicastListen = net.JoinHostPort(host, "0")
+	}
+	if cfg.UnicastPorts == [2]int{} {
+		cfg.UnicastPorts = [2]int{40000, 40999}
+	}
+	if p := cfg.UnicastPorts; p[0] < 1024 || p[1] > 65535 || p[0] > p[1] {
+		return fsIP, advertise, fmt.Errorf("%w: UnicastPorts %d-%d (want 1024 <= from <= to <= 65535)", ErrConfig, p[0], p[1])
+	}
+	if cfg.UnicastTimeout <= 0 {
+		cfg.UnicastTimeout = time.Second
+	}
+	if cfg.UnicastAttempts <= 0 {
+		cfg.UnicastAttempts = 3
+	}
+	if cfg.UnicastAddr != "" {
+		if advertise, err = netip.ParseAddr(cfg.UnicastAddr); err != nil || advertise.IsUnspecified() || !advertise.Is4() {
+			return fsIP, advertise, fmt.Errorf("%w: UnicastAddr %q is not a specific IPv4 address", ErrConfig, cfg.UnicastAddr)
+		}
+	} else {
+		host, _, _ := net.SplitHostPort(cfg.UnicastListen)
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.IsUnspecified() {
+			return fsIP, advertise, fmt.Errorf("%w: UnicastListen %q does not say where FreeSWITCH should send audio: set UnicastAddr (MEDIA_HOST)", ErrConfig, cfg.UnicastListen)
+		}
+	}
+	ip := cfg.FreeSWITCHIP
+	if ip == "" {
+		host, _, err := net.SplitHostPort(eslAddr)
+		if err != nil {
+			return fsIP, advertise, fmt.Errorf("%w: event socket address %q: %v", ErrConfig, eslAddr, err)
+		}
+		ip = host
+		if _, perr := netip.ParseAddr(host); perr != nil {
+			addrs, lerr := net.LookupHost(host)
+			if lerr != nil || len(addrs) == 0 {
+				return fsIP, advertise, fmt.Errorf("%w: FreeSWITCHIP: cannot resolve the event socket host %q; set FreeSWITCHIP", ErrConfig, host)
+			}
+			ip = addrs[0]
+			for _, a := range addrs {
+				if pa, err := netip.ParseAddr(a); err == nil && pa.Is4() {
+					ip = a
+					break
+				}
+			}
+		}
+	}
+	if fsIP, err = netip.ParseAddr(ip); err != nil || fsIP.IsUnspecified() || !fsIP.Is4() {
+		return fsIP, advertise, fmt.Errorf("%w: FreeSWITCHIP %q is not a specific IPv4 address", ErrConfig, ip)
+	}
+	return fsIP, advertise, nil
 }
 
 // subscribe asks FreeSWITCH, once, for the events calls need.
@@ -153,7 +283,7 @@ func (d *Driver) subscribe(ctx context.Context) error {
 		return nil
 	}
 	if err := d.c.Events(ctx, "plain", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "CHANNEL_BRIDGE",
-		"PLAYBACK_START", "PLAYBACK_STOP", "CUSTOM", "mod_audio_stream::connect", "mod_audio_stream::disconnect"); err != nil {
+		"PLAYBACK_START", "PLAYBACK_STOP", "CUSTOM", "mod_audio_stream::connect", "mod_audio_stream::disconnect", "mod_audio_stream::play"); err != nil {
 		return err
 	}
 	d.subscribed = true
@@ -215,7 +345,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		sub.Close()
 		return nil, e
 	}
-	answered := false
+	answered, readRate := false, 0
 	for !answered {
 		select {
 		case ev, ok := <-sub.Events():
@@ -225,6 +355,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 			switch ev.Name() {
 			case "CHANNEL_ANSWER":
 				answered = true
+				readRate, _ = strconv.Atoi(ev.Get("Channel-Read-Codec-Rate"))
 			case "CHANNEL_HANGUP_COMPLETE":
 				cause, _ := CauseFromName(ev.Get("Hangup-Cause"))
 				return fail(&call.Error{Outcome: outcomeOfCause(cause), Cause: cause, Detail: ev.Get("Hangup-Cause")})
@@ -251,14 +382,17 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		}
 	}
 	d.c.CancelJob(job)
-	c := d.newCall(id, m, d.c.API, sub.Events(), sub.Close, nil, log)
+	sendmsg := func(ctx context.Context, h map[string]string) error { return d.c.SendMsg(ctx, id, h, nil) }
+	c := d.newCall(id, m, d.c.API, sendmsg, sub.Events(), sub.Close, nil, log)
+	c.readRate = readRate
 	return d.startMedia(ctx, c)
 }
 
 // newCall registers an answered call and starts its event pump.
-func (d *Driver) newCall(id string, m *media, api func(context.Context, string) (string, error), evs <-chan *Event,
-	release func(), gone <-chan struct{}, log zerolog.Logger) *eslCall {
-	c := &eslCall{d: d, id: id, api: api, evs: evs, release: release, gone: gone, media: m, log: log,
+func (d *Driver) newCall(id string, m *media, api func(context.Context, string) (string, error),
+	sendmsg func(context.Context, map[string]string) error, evs <-chan *Event, release func(), gone <-chan struct{},
+	log zerolog.Logger) *eslCall {
+	c := &eslCall{d: d, id: id, api: api, sendmsg: sendmsg, evs: evs, release: release, gone: gone, media: m, log: log,
 		events: make(chan call.Event, 64), notes: make(chan note, 4), done: make(chan struct{}), lost: make(chan struct{})}
 	if m.bc != nil {
 		m.bc.setAPI(api)
@@ -271,14 +405,28 @@ func (d *Driver) newCall(id string, m *media, api func(context.Context, string) 
 	return c
 }
 
-// startMedia asks mod_audio_stream to connect to the media server and waits for it; on failure the call is hung up.
+// startMedia starts the call's media: unicast, or mod_audio_stream's connection to the media server, which it
+// waits for. On failure the call is hung up.
 func (d *Driver) startMedia(ctx context.Context, c *eslCall) (call.Call, error) {
 	id, m := c.id, c.media
 	hangup := func(err error) (call.Call, error) {
 		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.Hangup(kctx, call.CauseNormal)
 		cancel()
-		return nil, &call.Error{Outcome: call.Failed, Detail: "audio stream", Err: err}
+		detail := "audio stream"
+		if m.mode == MediaUnicast {
+			detail = "unicast media"
+		}
+		return nil, &call.Error{Outcome: call.Failed, Detail: detail, Err: err}
+	}
+	if m.mode == MediaUnicast {
+		if err := d.startUnicast(ctx, c); err != nil {
+			if errors.Is(err, call.ErrHungUp) {
+				return nil, &call.Error{Outcome: call.Answered, Detail: "hung up before media", Err: err}
+			}
+			return hangup(err)
+		}
+		return c, nil
 	}
 	rate := "16k"
 	if d.cfg.Format.Rate == 8000 {
@@ -354,8 +502,10 @@ func redactEndpoint(ep string) string {
 }
 
 func (d *Driver) newMedia(id string) *media {
-	m := &media{d: d, id: id, format: d.cfg.Format, in: make(chan []int16, 25), out: make(chan []byte, 50),
+	m := &media{d: d, id: id, format: d.cfg.Format, mode: d.cfg.Media, out: make(chan []byte, 50),
 		connected: make(chan struct{}), closed: make(chan struct{})}
+	m.rx = audio.NewReceiver(audio.ReceiverConfig{Format: d.cfg.Format, Depth: d.cfg.JitterDepth, Slack: d.cfg.ReadSlack})
+	d.pacer.Add(m.rx)
 	if d.cfg.Media == MediaBroadcast {
 		m.bc = newBroadcast(m)
 		d.wg.Add(1)
@@ -379,12 +529,27 @@ func (d *Driver) dropMedia(id string) {
 	}
 }
 
-// SendBatch implements audio.BatchSender: each due frame goes to its call's socket writer without blocking.
+// SendBatch implements audio.BatchSender: the tick's unicast frames go out in one sendmmsg batch on the shared
+// socket; each stream-mode frame goes to its call's WebSocket writer without blocking.
 func (d *Driver) SendBatch(_ time.Time, out []audio.Outgoing) {
+	var batch []unicastOut
 	for _, o := range out {
 		m, ok := o.Stream.Value().(*media)
 		if !ok {
 			continue
+		}
+		if m.uc != nil {
+			if p, ok := m.uc.outgoing(o.Frame); ok {
+				if batch == nil {
+					batch = d.ucBatch[:0]
+				}
+				batch = append(batch, p)
+			}
+			continue
+		}
+		if n := m.streamSent.Add(1); n == uint64(d.cfg.StreamAckAfter/audio.FrameDuration) && m.mode == MediaStream && !m.acked.Load() {
+			m.d.log.Warn().Str("call", m.id).Dur("sent", d.cfg.StreamAckAfter).
+				Msg("esl: the audio-stream module has not acknowledged the bot's audio: if it is the open-source mod_audio_stream, it ignores what is sent back and the callee hears nothing; use esl.MediaUnicast (FS_MEDIA=unicast) or esl.MediaBroadcast (FS_MEDIA=broadcast)")
 		}
 		b := audio.AppendPCM16LE(make([]byte, 0, 2*len(o.Frame.Samples)), o.Frame.Samples)
 		select {
@@ -393,6 +558,11 @@ func (d *Driver) SendBatch(_ time.Time, out []audio.Outgoing) {
 			m.outDropped.Add(1)
 		}
 	}
+	if len(batch) > 0 {
+		d.uc.send(batch)
+		clear(batch)
+		d.ucBatch = batch[:0]
+	}
 }
 
 // eslCall is one answered call.
@@ -400,11 +570,14 @@ type eslCall struct {
 	d       *Driver
 	id      string
 	api     func(ctx context.Context, cmd string) (string, error) // the client's, or the outbound socket's
-	evs     <-chan *Event                                         // this channel's events
-	release func()                                                // stops evs
-	gone    <-chan struct{}                                       // outbound: the socket closed; nil otherwise
-	media   *media
-	log     zerolog.Logger
+	sendmsg func(ctx context.Context, h map[string]string) error  // sendmsg to this channel, likewise
+	// readRate is the channel's read codec rate from its CHANNEL_ANSWER; 0 when not seen
+	readRate int
+	evs      <-chan *Event   // this channel's events
+	release  func()          // stops evs
+	gone     <-chan struct{} // outbound: the socket closed; nil otherwise
+	media    *media
+	log      zerolog.Logger
 
 	events   chan call.Event
 	notes    chan note     // events the call itself produces (transfer), merged in order by pump
@@ -427,7 +600,7 @@ type note struct {
 func (c *eslCall) ID() string { return c.id }
 func (c *eslCall) Media() call.Media {
 	if c.media.bc == nil && c.media.stream != nil {
-		return holdableMedia{c.media} // the bot's audio goes through the playout clock: it can be held
+		return holdableMedia{c.media} // the bot's audio goes through the playout clock (unicast, stream): it can be held
 	}
 	return c.media
 }
@@ -486,6 +659,12 @@ func (c *eslCall) pump() {
 				cause, _ := CauseFromName(ev.Get("Hangup-Cause"))
 				finish(call.Event{Type: call.EventHangup, Time: eventTime(ev), Cause: cause, Detail: ev.Get("Hangup-Cause")})
 				return
+			case "CUSTOM":
+				// A module that plays what is sent back announces it (mod_audio_stream's bidirectional builds:
+				// mod_audio_stream::play); the open-source one never does.
+				if strings.HasSuffix(ev.Subclass(), "::play") {
+					c.media.acked.Store(true)
+				}
 			case "PLAYBACK_START", "PLAYBACK_STOP":
 				if c.media.bc != nil {
 					c.media.bc.playbackEvent(ev, time.Now())
@@ -692,7 +871,17 @@ func (d *Driver) Attach(ctx context.Context, oc *OutboundConn) (call.Call, error
 		return nil, &call.Error{Outcome: call.Failed, Detail: "channel has no usable Unique-ID", Err: ErrMalformed}
 	}
 	m := d.newMedia(id)
-	c := d.newCall(id, m, oc.API, oc.Events(), func() {}, oc.cn.done, d.log.With().Str("call", id).Logger())
+	sendmsg := func(ctx context.Context, h map[string]string) error { return oc.SendMsg(ctx, h, nil) }
+	c := d.newCall(id, m, oc.API, sendmsg, oc.Events(), func() {}, oc.cn.done, d.log.With().Str("call", id).Logger())
+	if m.mode == MediaUnicast {
+		// Unicast runs in the park loop only; a socket-controlled channel parks when told to.
+		if err := oc.Execute(ctx, "park", ""); err != nil {
+			kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = c.Hangup(kctx, call.CauseNormal)
+			cancel()
+			return nil, &call.Error{Outcome: call.Failed, Detail: "park", Err: err}
+		}
+	}
 	return d.startMedia(ctx, c)
 }
 

@@ -19,6 +19,9 @@ var (
 	ErrNoAuth       = errors.New("esl: no auth/request")                      // the server sent something other than auth/request first
 	ErrBadCommand   = errors.New("esl: command contains a newline")           // would inject a second command
 	ErrFormat       = errors.New("esl: frame format does not match the call") // a Write at another sample rate
+	// ErrUnicastSilent: FreeSWITCH sent no unicast audio for a call (no port it could bind, a channel without
+	// media, UDP blocked between it and this process). The call was hung up.
+	ErrUnicastSilent = errors.New("esl: no unicast audio from FreeSWITCH")
 )
 
 // Error is a `-ERR ...` answer from FreeSWITCH: a command/reply, an api/response body or a BACKGROUND_JOB result.

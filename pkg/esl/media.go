@@ -14,18 +14,23 @@ import (
 	"github.com/outcall/outcall/pkg/call"
 )
 
-// media is one call's audio over mod_audio_stream's WebSocket: L16 frames in (the callee), L16 frames out (the
-// bot, paced by the playout clock) in MediaStream mode, or the bot's audio as uuid_broadcast segments in
-// MediaBroadcast mode.
+// media is one call's audio. The callee's frames arrive (over unicast UDP, or mod_audio_stream's WebSocket) into
+// an audio.Receiver that the driver's Pacer pops on the playout clock's ticks. The bot's frames go out paced by the
+// playout clock, over unicast UDP (MediaUnicast) or the WebSocket (MediaStream), or as uuid_broadcast segments
+// (MediaBroadcast).
 type media struct {
 	d      *Driver
 	id     string
 	format audio.Format
-	stream *audio.Stream // MediaStream; nil in MediaBroadcast mode
-	bc     *broadcast    // MediaBroadcast; nil in MediaStream mode
+	mode   MediaMode
+	rx     *audio.Receiver // the callee's frames, paced
+	stream *audio.Stream   // MediaUnicast, MediaStream; nil in MediaBroadcast mode
+	bc     *broadcast      // MediaBroadcast; nil otherwise
 
-	in        chan []int16 // callee frames of exactly 20 ms, oldest first
-	out       chan []byte  // bot frames for the socket writer
+	uc        *unicastLeg // MediaUnicast, once started
+	ucRelease func()      // unregisters uc and gives its ports back; nil until started
+
+	out       chan []byte // bot frames for the socket writer (MediaStream)
 	connected chan struct{}
 	closed    chan struct{}
 	connOnce  sync.Once
@@ -34,49 +39,29 @@ type media struct {
 	mu sync.Mutex
 	ws *websocket.Conn
 
-	next time.Time // Read's schedule: when the next frame is due; used by Read's caller goroutine only
-
-	inDropped  atomic.Uint64 // callee frames dropped because Read fell behind
 	outDropped atomic.Uint64 // bot frames dropped because the socket writer fell behind
+	streamSent atomic.Uint64 // MediaStream: bot frames handed to the WebSocket writer
+	acked      atomic.Bool   // MediaStream: the module said it plays what we send (mod_audio_stream::play)
 }
 
-var _ call.Media = (*media)(nil)
+var (
+	_ call.Media        = (*media)(nil)
+	_ call.FrameChannel = (*media)(nil)
+	_ call.FrameChannel = holdableMedia{}
+)
 
 // Format returns the call's media format (DriverConfig.Format).
 func (m *media) Format() audio.Format { return m.format }
 
-// Read returns the callee's next 20 ms frame. When a frame is more than ReadSlack late, Read returns silence on
-// time instead, so a gap in the stream never stalls the bot. It returns call.ErrHungUp once the call's media ends.
-func (m *media) Read(ctx context.Context) (audio.Frame, error) {
-	now := time.Now()
-	if m.next.IsZero() || now.Sub(m.next) > 200*time.Millisecond {
-		m.next = now // first Read, or the reader itself was away: restart the schedule
-	}
-	select {
-	case s := <-m.in:
-		m.next = m.next.Add(audio.FrameDuration)
-		return audio.Frame{Rate: m.format.Rate, Samples: s}, nil
-	case <-m.closed:
-		return audio.Frame{}, fmt.Errorf("esl: read: %w", call.ErrHungUp)
-	default:
-	}
-	t := time.NewTimer(time.Until(m.next.Add(m.d.cfg.ReadSlack)))
-	defer t.Stop()
-	select {
-	case s := <-m.in:
-		m.next = m.next.Add(audio.FrameDuration)
-		return audio.Frame{Rate: m.format.Rate, Samples: s}, nil
-	case <-t.C:
-		m.next = m.next.Add(audio.FrameDuration)
-		return audio.Frame{Rate: m.format.Rate, Samples: make([]int16, m.format.FrameSamples())}, nil
-	case <-m.closed:
-		return audio.Frame{}, fmt.Errorf("esl: read: %w", call.ErrHungUp)
-	case <-ctx.Done():
-		return audio.Frame{}, ctx.Err()
-	}
-}
+// Read returns the callee's next 20 ms frame, on time: a frame that is late by more than ReadSlack is concealed
+// (then silence), so a gap never stalls the bot. It returns call.ErrHungUp once the call's media ends.
+func (m *media) Read(ctx context.Context) (audio.Frame, error) { return m.rx.Read(ctx) }
 
-// Write queues f for the callee. In MediaStream mode frames are paced by the playout clock and Write blocks
+// Frames implements call.FrameChannel: the callee's frames, paced by the driver's playout clock (no goroutine or
+// timer of the call's own). Closed when the media ends.
+func (m *media) Frames() <-chan audio.Frame { return m.rx.Frames() }
+
+// Write queues f for the callee. In MediaUnicast and MediaStream mode frames are paced by the playout clock and Write blocks
 // while 200 ms are queued; in MediaBroadcast mode frames gather into segments played with uuid_broadcast and
 // Write blocks while it runs more than DriverConfig.Segment + 200 ms ahead of the estimated playback.
 func (m *media) Write(ctx context.Context, f audio.Frame) error {
@@ -104,8 +89,9 @@ func (m *media) Write(ctx context.Context, f audio.Frame) error {
 }
 
 // Flush drops the bot audio not yet sent (barge-in) and returns how much the callee got since the last Flush.
-// In MediaStream mode audio goes out at the pace it plays, so FreeSWITCH holds at most a frame or two beyond
-// this: no uuid_break needed. In MediaBroadcast mode Flush sends `uuid_break <uuid> all`, which stops the
+// In MediaUnicast and MediaStream mode audio goes out at the pace it plays, and FreeSWITCH writes each frame into
+// the call as it arrives (unicast keeps no queue of its own), so nothing beyond this is left to stop: no
+// uuid_break needed. In MediaBroadcast mode Flush sends `uuid_break <uuid> all`, which stops the
 // playing segment and discards the queued ones, and estimates what played from the broadcasts' timing; a failed
 // uuid_break is logged and returned by the next Write.
 func (m *media) Flush() time.Duration {
@@ -129,6 +115,10 @@ func (m *media) Flush() time.Duration {
 func (m *media) close() {
 	m.closeOnce.Do(func() {
 		close(m.closed)
+		m.rx.Close(fmt.Errorf("esl: read: %w", call.ErrHungUp))
+		if m.ucRelease != nil {
+			m.ucRelease()
+		}
 		if m.stream != nil {
 			m.stream.Close()
 		}
@@ -206,11 +196,10 @@ func (d *Driver) serveStream(w http.ResponseWriter, r *http.Request) {
 	_ = ws.CloseNow()
 }
 
-// readLoop cuts the incoming L16 stream into 20 ms frames. When Read falls behind the oldest frame is dropped.
+// readLoop feeds the incoming L16 stream to the receive side, which cuts it into 20 ms frames.
 func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
-	n := m.format.FrameSamples()
-	var acc []int16
 	var odd []byte
+	var pcm []int16
 	for {
 		typ, b, err := ws.Read(ctx)
 		if err != nil {
@@ -227,26 +216,8 @@ func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
 			odd = []byte{b[len(b)-1]}
 			b = b[:len(b)-1]
 		}
-		acc = append(acc, audio.PCM16LE(nil, b)...)
-		for len(acc) >= n {
-			f := make([]int16, n)
-			copy(f, acc)
-			acc = append(acc[:0], acc[n:]...)
-			select {
-			case m.in <- f:
-			default:
-				select {
-				case <-m.in:
-					m.inDropped.Add(1)
-				default:
-				}
-				select {
-				case m.in <- f:
-				default:
-					m.inDropped.Add(1)
-				}
-			}
-		}
+		pcm = audio.PCM16LE(pcm[:0], b)
+		m.rx.PushStream(pcm) // copied by the jitter buffer
 	}
 }
 
@@ -254,9 +225,12 @@ func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
 //
 //	if s, ok := c.Media().(interface{ Stats() esl.MediaStats }); ok { ... }
 type MediaStats struct {
-	InDropped  uint64            // callee frames dropped because Read fell more than 500 ms behind
+	InDropped  uint64            // callee frames dropped because the consumer fell more than a second behind
+	Jitter     audio.JitterStats // the callee's frames through the receive jitter buffer
 	OutDropped uint64            // bot frames dropped because the WebSocket writer fell behind
-	Playout    audio.StreamStats // MediaStream: the playout-clock stream: frames queued, sent, flushed
+	Datagrams  uint64            // MediaUnicast: datagrams received from FreeSWITCH
+	CNG        uint64            // MediaUnicast: of which comfort-noise filler (0xFF bytes), heard as silence
+	Playout    audio.StreamStats // MediaUnicast, MediaStream: the playout-clock stream: frames queued, sent, flushed
 	Broadcasts uint64            // MediaBroadcast: segments played with uuid_broadcast
 	Breaks     uint64            // MediaBroadcast: uuid_break commands sent by Flush
 	Fetches    uint64            // MediaBroadcast: segment downloads served to FreeSWITCH
@@ -264,7 +238,10 @@ type MediaStats struct {
 
 // Stats returns the call's frame counters.
 func (m *media) Stats() MediaStats {
-	s := MediaStats{InDropped: m.inDropped.Load(), OutDropped: m.outDropped.Load()}
+	s := MediaStats{InDropped: m.rx.Overflows(), Jitter: m.rx.Stats(), OutDropped: m.outDropped.Load()}
+	if m.uc != nil {
+		s.Datagrams, s.CNG = m.uc.datagrams.Load(), m.uc.cng.Load()
+	}
 	if m.stream != nil {
 		s.Playout = m.stream.Stats()
 	}
@@ -274,7 +251,7 @@ func (m *media) Stats() MediaStats {
 	return s
 }
 
-// holdableMedia is a call's media in stream mode, where the bot's frames queue on the playout clock: a
+// holdableMedia is a call's media in unicast or stream mode, where the bot's frames queue on the playout clock: a
 // call.Holder. (In broadcast mode the audio is already with FreeSWITCH; barge-in there is uuid_break.)
 type holdableMedia struct{ *media }
 

@@ -176,6 +176,12 @@ func (o *OutboundConn) API(ctx context.Context, cmd string) (string, error) {
 	return string(m.Body), nil
 }
 
+// SendMsg sends `sendmsg` with headers (call-command, ...) and an optional body for this channel.
+func (o *OutboundConn) SendMsg(ctx context.Context, headers map[string]string, body []byte) error {
+	_, err := o.cmd(ctx, "sendmsg", headers, body)
+	return err
+}
+
 // Execute runs a dialplan application on this channel.
 func (o *OutboundConn) Execute(ctx context.Context, app, arg string) error {
 	_, err := o.cmd(ctx, "sendmsg", map[string]string{"call-command": "execute", "execute-app-name": app,

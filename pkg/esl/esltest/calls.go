@@ -36,6 +36,12 @@ type fsCall struct {
 	plays   []*play  // uuid_broadcast playbacks: the head plays, the rest wait
 	ignored bool     // an ignored WebSocket frame was logged (Config.NoBidirectional)
 	bridged *fsCall  // the other leg after uuid_bridge (guarded by Server.mu)
+	parked  bool     // parked by a sendmsg execute park (guarded by Server.mu)
+	acked   bool     // a mod_audio_stream::play was fired (amu)
+
+	uc       *unicast         // the park loop's unicast connection, if any (amu)
+	urx      []int16          // unicast bot audio at CodecRate, not yet played (amu)
+	ucRate   *audio.Resampler // the callee's rate to CodecRate, for unicast; talk's goroutine only
 }
 
 func (c *fsCall) snapshot() Call {
@@ -82,6 +88,27 @@ func (s *Server) api(cmdline string) string {
 		return "UP 0 years, 0 days, 0 hours, 0 minutes, 1 second\nFreeSWITCH (esltest) is ready\n"
 	case "originate":
 		return s.originate(args)
+	case "uuid_getvar":
+		if len(f) < 2 {
+			return "-USAGE: <uuid> <var>\n"
+		}
+		c := s.live(f[0])
+		if c == nil {
+			return "-ERR No such channel!\n"
+		}
+		if f[1] == "read_rate" {
+			if r := s.readRate(c); r != "" {
+				return r
+			}
+			return "_undef_"
+		}
+		s.mu.Lock()
+		v, ok := c.rec.Vars[f[1]]
+		s.mu.Unlock()
+		if !ok {
+			return "_undef_"
+		}
+		return v
 	case "uuid_exists":
 		if len(f) > 0 {
 			if c := s.live(f[0]); c != nil {
@@ -123,8 +150,10 @@ func (s *Server) api(cmdline string) string {
 		}
 		s.mu.Lock()
 		c.rec.Transfer = strings.Join(rest, " ")
+		c.parked = false
 		s.mu.Unlock()
 		c.stopStream()
+		c.stopUnicast() // the park loop ends
 		s.fire(chanEvent("CHANNEL_EXECUTE", c, map[string]string{"Application": "transfer", "Application-Data": strings.Join(rest, " ")}))
 		return "+OK\n"
 	case "uuid_bridge":
@@ -139,8 +168,11 @@ func (s *Server) api(cmdline string) string {
 		a.rec.Transfer = b.rec.Endpoint
 		b.rec.Transfer = a.rec.Endpoint
 		a.bridged, b.bridged = b, a
+		a.parked, b.parked = false, false
 		s.mu.Unlock()
 		a.stopStream()
+		a.stopUnicast()
+		b.stopUnicast()
 		s.fire(chanEvent("CHANNEL_BRIDGE", a, map[string]string{"Other-Leg-Unique-ID": b.rec.ID}))
 		return "+OK " + b.rec.ID + "\n"
 	case "uuid_break":
@@ -233,6 +265,8 @@ func (s *Server) sendmsg(uuid string, h map[string]string, body []byte) string {
 		return "-ERR invalid session id [" + uuid + "]"
 	}
 	switch h["call-command"] {
+	case "unicast":
+		s.startUnicast(c, h)
 	case "execute":
 		arg := h["execute-app-arg"]
 		if arg == "" && len(body) > 0 {
@@ -240,6 +274,9 @@ func (s *Server) sendmsg(uuid string, h map[string]string, body []byte) string {
 		}
 		s.mu.Lock()
 		c.rec.Apps = append(c.rec.Apps, strings.TrimSpace(h["execute-app-name"]+" "+arg))
+		if h["execute-app-name"] == "park" {
+			c.parked = true
+		}
 		s.mu.Unlock()
 		s.fire(chanEvent("CHANNEL_EXECUTE_COMPLETE", c, map[string]string{"Application": h["execute-app-name"],
 			"Application-Data": arg, "Application-Response": "_none_", "Application-UUID": h["event-uuid"]}))
@@ -425,7 +462,12 @@ func (s *Server) originate(args string) string {
 	c.rec.Outcome = call.Answered
 	c.rec.Person = p
 	s.mu.Unlock()
-	s.fire(chanEvent("CHANNEL_ANSWER", c, map[string]string{"Answer-State": "answered"}))
+	answer := map[string]string{"Answer-State": "answered"}
+	if vars["bypass_media"] != "true" {
+		answer["Channel-Read-Codec-Name"], answer["Channel-Read-Codec-Rate"] = s.codecName(), strconv.Itoa(s.cfg.CodecRate)
+		answer["Channel-Write-Codec-Name"], answer["Channel-Write-Codec-Rate"] = s.codecName(), strconv.Itoa(s.cfg.CodecRate)
+	}
+	s.fire(chanEvent("CHANNEL_ANSWER", c, answer))
 	s.wg.Add(1)
 	go s.talk(c, p)
 	if addr, ok := socketApp(app); ok {
@@ -457,6 +499,7 @@ func (s *Server) hangup(c *fsCall, cause call.Cause, by string) {
 	}
 	c.cancel()
 	c.stopStream()
+	c.stopUnicast()
 	close(c.ended)
 	name := esl.CauseName(cause)
 	extra := map[string]string{"Hangup-Cause": name, "variable_hangup_cause": name,
@@ -495,6 +538,9 @@ func (s *Server) talk(c *fsCall, p *callee.Person) {
 		}
 		now := time.Duration(n) * audio.FrameDuration
 		f, played := s.heard(c)
+		if uf := c.unicastHeard(s.cfg.CodecRate); uf != nil && f == nil {
+			f = uf
+		}
 		out, sigs := p.Tick(now, f)
 		played() // PLAYBACK_STOP once the person has the last frame
 		for _, sg := range sigs {
@@ -511,6 +557,7 @@ func (s *Server) talk(c *fsCall, p *callee.Person) {
 			}
 		}
 		c.sendFrame(out, p.Rate())
+		c.sendUnicast(s, out, p.Rate())
 	}
 }
 
@@ -617,7 +664,12 @@ func (s *Server) startStream(c *fsCall, url string, rate int) error {
 			if len(c.rx) < rate*10 { // at most 10 s queued, as a playback buffer would
 				c.rx = append(c.rx, audio.PCM16LE(nil, b)...)
 			}
+			first := !c.acked
+			c.acked = true
 			c.amu.Unlock()
+			if first { // a bidirectional module announces that it plays what it is sent
+				s.fire(chanEvent("CUSTOM", c, map[string]string{"Event-Subclass": "mod_audio_stream::play"}))
+			}
 		}
 	}()
 	return nil

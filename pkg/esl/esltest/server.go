@@ -37,6 +37,9 @@ type Config struct {
 	// builds, mod_audio_fork without playAudio): audio the application sends on the WebSocket is not played but
 	// logged and counted in Call.IgnoredFrames. default: false (bot audio on the WebSocket is played)
 	NoBidirectional bool
+	// CodecRate is every channel's read codec rate: what Channel-Read-Codec-Rate and `uuid_getvar read_rate` say,
+	// and the rate of unicast audio (8000 PCMU, 16000 G722, 48000 opus). default: 8000
+	CodecRate int
 }
 
 // Call is the fake's record of one originated channel.
@@ -66,6 +69,14 @@ type Call struct {
 
 	// IgnoredFrames counts binary WebSocket messages the application sent while Config.NoBidirectional is set.
 	IgnoredFrames int
+
+	Unicast         string    // "local-ip:port->remote-ip:port" of the unicast connection in use; "" when none started
+	UnicastRequests int       // sendmsg call-command unicast received
+	UnicastFailures int       // of which the bind failed (the port was taken): FreeSWITCH only logs it
+	UnicastIn       int       // datagrams received from the application and written into the call
+	UnicastOut      int       // datagrams sent to the application (comfort noise included)
+	UnicastLastIn   time.Time // when the last datagram from the application arrived
+	UnicastDropped  int       // datagrams from the application dropped: it sent more than 200 ms ahead of real time
 }
 
 // Playback is the fake's record of one uuid_broadcast playback.
@@ -102,6 +113,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Rate == 0 {
 		cfg.Rate = 16000
+	}
+	if cfg.CodecRate == 0 {
+		cfg.CodecRate = 8000
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
