@@ -53,7 +53,8 @@ type DriverConfig struct {
 	// bound MediaHost (NAT, containers: bind 0.0.0.0, advertise the host's IP). The port is the bound one.
 	ExternalHost string // default: MediaHost
 	// Format is the ExternalMedia format: FormatULaw or FormatSlin16. Media frames are 8 kHz for ulaw, 16 kHz
-	// for slin16.
+	// for slin16. slin16 needs the audiosocket or websocket transport: over rtp Asterisk ignores what it receives
+	// with slin16's dynamic payload type, and NewDriver refuses the pair.
 	Format string // default: "ulaw"
 	// Transport is TransportRTP, TransportAudioSocket or TransportWebSocket (chan_websocket: one WebSocket per
 	// call to the ARI server's /media/<id>; MediaHost and ExternalHost are then unused).
@@ -177,6 +178,13 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	hostPort := net.JoinHostPort(cfg.MediaHost, "0")
 	switch cfg.Transport {
 	case TransportRTP:
+		if cfg.Format == FormatSlin16 {
+			// Seen on Asterisk 23.5 and in its source: chan_rtp's channels have no SDP, so RTP they receive is
+			// looked up among the static payload types only (0-34, ast_rtp_codecs_get_payload), and slin16's
+			// dynamic type 118 is dropped without a word. Asterisk sends slin16 to us, but the callee would never
+			// hear the bot.
+			return nil, fmt.Errorf("ari: NewDriver: %w: slin16 over rtp: Asterisk drops the RTP it receives with slin16's dynamic payload type (118) on ExternalMedia channels, so the callee would hear nothing; use ulaw over rtp, or slin16 over audiosocket or websocket", ErrIncompleteConfig)
+		}
 		d.rtp = cfg.RTP
 		if d.rtp == nil {
 			t, err := rtp.Listen(rtp.TransportConfig{Addr: hostPort, Logger: cfg.Logger})

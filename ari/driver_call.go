@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
 
@@ -424,4 +425,27 @@ func hangupReason(c call.Cause) string {
 		return ReasonInterworking
 	}
 	return strconv.Itoa(int(c))
+}
+
+// MediaStats counts one call's frames. The Media of a Driver's call has a Stats method returning it:
+//
+//	if s, ok := c.Media().(interface{ Stats() ari.MediaStats }); ok { ... }
+type MediaStats struct {
+	Playout audio.StreamStats // the bot's frames through the playout clock: queued, sent on the wire, flushed
+	Jitter  audio.JitterStats // the callee's frames through the receive jitter buffer
+}
+
+// Stats returns the call's frame counters.
+func (m *mediaRTP) Stats() MediaStats {
+	return MediaStats{Playout: m.out.Stats(), Jitter: m.rx.Stats()}
+}
+
+// Stats returns the call's frame counters.
+func (m *mediaAudioSocket) Stats() MediaStats {
+	return MediaStats{Playout: m.out.Stats(), Jitter: m.rx.Stats()}
+}
+
+// Stats returns the call's frame counters.
+func (m *mediaWebSocket) Stats() MediaStats {
+	return MediaStats{Playout: m.out.Stats(), Jitter: m.rx.Stats()}
 }

@@ -40,7 +40,7 @@ func newRealDriver(t *testing.T, cfg ari.DriverConfig) *driverEnv {
 	if h := os.Getenv("MEDIA_HOST"); h != "" && cfg.MediaHost == "" {
 		cfg.MediaHost = h
 	}
-	return startDriver(t, ari.Config{URL: url, Username: os.Getenv("OUTCALL_ARI_USERNAME"), Password: os.Getenv("OUTCALL_ARI_PASSWORD"), App: "outcall-it"}, cfg, nil)
+	return startDriver(t, ari.Config{URL: url, Username: os.Getenv("OUTCALL_ARI_USERNAME"), Password: os.Getenv("OUTCALL_ARI_PASSWORD"), App: testApp()}, cfg, nil)
 }
 
 func startDriver(t testing.TB, acfg ari.Config, cfg ari.DriverConfig, sim *aritest.Server) *driverEnv {
@@ -182,9 +182,6 @@ func testOutcomes(t *testing.T, e *driverEnv) {
 
 func TestDriverEchoTone(t *testing.T) { testEchoTone(t, newSimDriver(t, ari.DriverConfig{})) }
 
-func TestDriverEchoToneSlin16(t *testing.T) {
-	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Format: ari.FormatSlin16}))
-}
 
 func TestDriverEchoToneAudioSocket(t *testing.T) {
 	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Transport: ari.TransportAudioSocket}))

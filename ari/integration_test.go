@@ -18,11 +18,7 @@ func realAsterisk(t *testing.T, hooks ari.Hooks) *ari.Client {
 	if url == "" || user == "" || pass == "" {
 		t.Skip("real-Asterisk test: set OUTCALL_ARI_URL, OUTCALL_ARI_USERNAME and OUTCALL_ARI_PASSWORD to run it")
 	}
-	app := os.Getenv("OUTCALL_ARI_APP")
-	if app == "" {
-		app = "outcall-test"
-	}
-	return startClient(t, ari.Config{URL: url, Username: user, Password: pass, App: app, Hooks: hooks})
+	return startClient(t, ari.Config{URL: url, Username: user, Password: pass, App: testApp(), Hooks: hooks})
 }
 
 // simulator returns a started client for an in-process aritest simulator.

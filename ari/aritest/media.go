@@ -174,6 +174,13 @@ func (l *rtpLeg) read() {
 			l.s.stats.rtpMalformed.Add(1)
 			continue
 		}
+		if pt > 34 {
+			// As Asterisk's chan_rtp: an ExternalMedia channel has no SDP, so its receive payload map is empty and
+			// only the static payload types (0-34) are looked up (ast_rtp_codecs_get_payload): slin16's dynamic 118
+			// is dropped unseen, although Asterisk itself sends slin16 with it.
+			l.s.stats.rtpDynamic.Add(1)
+			continue
+		}
 		if pt != l.pt || len(payload) != l.size {
 			l.s.stats.rtpBadType.Add(1)
 			continue

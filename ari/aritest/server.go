@@ -89,6 +89,7 @@ type Stats struct {
 	RTPOut         int64 // RTP packets sent to apps
 	RTPBadSource   int64 // RTP packets from an address other than the channel's external_host, dropped
 	RTPBadType     int64 // RTP packets with the wrong payload type or size, dropped
+	RTPDynamic     int64 // RTP packets with a dynamic payload type (slin16's 118), dropped unseen as Asterisk does
 	RTPMalformed   int64 // datagrams that are not RTP, dropped
 	MediaOverflow  int64 // received frames dropped because the app sent faster than real time
 	AudioSocketIn  int64 // AudioSocket audio messages accepted
@@ -102,7 +103,7 @@ type Stats struct {
 }
 
 type stats struct {
-	rtpIn, rtpOut, rtpBadSource, rtpBadType, rtpMalformed, overflow atomic.Int64
+	rtpIn, rtpOut, rtpBadSource, rtpBadType, rtpMalformed, rtpDynamic, overflow atomic.Int64
 	asIn, asOut, eventsSent, eventsDropped, skipped                 atomic.Int64
 	wsIn, wsOut, wsBadText                                          atomic.Int64
 }
@@ -241,6 +242,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		RTPIn: s.stats.rtpIn.Load(), RTPOut: s.stats.rtpOut.Load(), RTPBadSource: s.stats.rtpBadSource.Load(),
 		RTPBadType: s.stats.rtpBadType.Load(), RTPMalformed: s.stats.rtpMalformed.Load(),
+		RTPDynamic: s.stats.rtpDynamic.Load(),
 		MediaOverflow: s.stats.overflow.Load(), AudioSocketIn: s.stats.asIn.Load(),
 		AudioSocketOut: s.stats.asOut.Load(), EventsSent: s.stats.eventsSent.Load(),
 		WebSocketIn: s.stats.wsIn.Load(), WebSocketOut: s.stats.wsOut.Load(), WebSocketBad: s.stats.wsBadText.Load(),
@@ -335,6 +337,7 @@ func (s *Server) routes() http.Handler {
 	}
 	m.HandleFunc("GET /ari/events", s.serveEvents)
 	h("GET /ari/asterisk/info", s.getInfo)
+	h("GET /ari/asterisk/modules/{name}", s.getModule)
 	h("GET /ari/channels", s.listChannels)
 	h("POST /ari/channels", s.originate)
 	h("POST /ari/channels/create", s.createChannel)
@@ -402,6 +405,26 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// modules are the modules the simulator stands in for, as GET /asterisk/modules/{name} reports them.
+var modules = map[string]string{
+	"chan_rtp.so": "RTP Media Channel", "chan_audiosocket.so": "AudioSocket Channel",
+	"chan_websocket.so": "Websocket Media Channel", "res_ari.so": "Asterisk RESTful Interface",
+	"app_echo.so": "Simple Echo Application", "chan_pjsip.so": "PJSIP Channel Driver",
+}
+
+func (s *Server) getModule(_ http.ResponseWriter, r *http.Request, _ params) (int, any, *httpError) {
+	name := r.PathValue("name")
+	if !strings.HasSuffix(name, ".so") {
+		return 0, nil, errf(http.StatusConflict, "Module information could not be retrieved")
+	}
+	desc, ok := modules[name]
+	if !ok {
+		return 0, nil, errf(http.StatusNotFound, "Module could not be found in running modules")
+	}
+	return http.StatusOK, map[string]any{"name": name, "description": desc, "use_count": 0, "status": "Running",
+		"support_level": "core"}, nil
 }
 
 func (s *Server) getInfo(http.ResponseWriter, *http.Request, params) (int, any, *httpError) {

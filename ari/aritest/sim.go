@@ -95,8 +95,8 @@ func (c *simCall) ended() bool { return c.phase == phaseEnded }
 // builtin returns the script of a test dialplan extension.
 func builtin(exten string) (callee.Script, bool) {
 	switch exten {
-	case "echo":
-		return callee.Script{Name: "echo", Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
+	case "echo", "agent": // agent: Answer, Echo, the agent endpoint of transfer tests
+		return callee.Script{Name: exten, Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
 	case "busy":
 		return callee.Script{Name: "busy", Answer: callee.Busy}, true
 	case "noanswer":
