@@ -182,7 +182,6 @@ func testOutcomes(t *testing.T, e *driverEnv) {
 
 func TestDriverEchoTone(t *testing.T) { testEchoTone(t, newSimDriver(t, ari.DriverConfig{})) }
 
-
 func TestDriverEchoToneAudioSocket(t *testing.T) {
 	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Transport: ari.TransportAudioSocket}))
 }

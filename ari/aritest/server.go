@@ -104,8 +104,8 @@ type Stats struct {
 
 type stats struct {
 	rtpIn, rtpOut, rtpBadSource, rtpBadType, rtpMalformed, rtpDynamic, overflow atomic.Int64
-	asIn, asOut, eventsSent, eventsDropped, skipped                 atomic.Int64
-	wsIn, wsOut, wsBadText                                          atomic.Int64
+	asIn, asOut, eventsSent, eventsDropped, skipped                             atomic.Int64
+	wsIn, wsOut, wsBadText                                                      atomic.Int64
 }
 
 // Server is a simulated Asterisk. Its methods are safe for concurrent use.
@@ -242,7 +242,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		RTPIn: s.stats.rtpIn.Load(), RTPOut: s.stats.rtpOut.Load(), RTPBadSource: s.stats.rtpBadSource.Load(),
 		RTPBadType: s.stats.rtpBadType.Load(), RTPMalformed: s.stats.rtpMalformed.Load(),
-		RTPDynamic: s.stats.rtpDynamic.Load(),
+		RTPDynamic:    s.stats.rtpDynamic.Load(),
 		MediaOverflow: s.stats.overflow.Load(), AudioSocketIn: s.stats.asIn.Load(),
 		AudioSocketOut: s.stats.asOut.Load(), EventsSent: s.stats.eventsSent.Load(),
 		WebSocketIn: s.stats.wsIn.Load(), WebSocketOut: s.stats.wsOut.Load(), WebSocketBad: s.stats.wsBadText.Load(),
