@@ -393,7 +393,8 @@ func (d *Driver) newCall(id string, m *media, api func(context.Context, string) 
 	sendmsg func(context.Context, map[string]string) error, evs <-chan *Event, release func(), gone <-chan struct{},
 	log zerolog.Logger) *eslCall {
 	c := &eslCall{d: d, id: id, api: api, sendmsg: sendmsg, evs: evs, release: release, gone: gone, media: m, log: log,
-		events: make(chan call.Event, 64), notes: make(chan note, 4), done: make(chan struct{}), lost: make(chan struct{})}
+		events: make(chan call.Event, 64), notes: make(chan note, 4), bridgeEv: make(chan struct{}, 1),
+		done: make(chan struct{}), lost: make(chan struct{})}
 	if m.bc != nil {
 		m.bc.setAPI(api)
 	}
@@ -581,6 +582,7 @@ type eslCall struct {
 
 	events   chan call.Event
 	notes    chan note     // events the call itself produces (transfer), merged in order by pump
+	bridgeEv chan struct{} // a CHANNEL_BRIDGE of the callee, for Transfer
 	done     chan struct{} // closed at hangup
 	lost     chan struct{} // closed when a resync finds the channel gone (its hangup event was lost)
 	lostOnce sync.Once
@@ -591,10 +593,12 @@ type eslCall struct {
 	hangEv call.Event
 }
 
-// note is an event the call produces itself; end: the call leaves the bot with it.
+// note is an event the call produces itself; end: the call leaves the bot with it; agent: the bridged agent's
+// events, which the call watches from then on.
 type note struct {
-	ev  call.Event
-	end bool
+	ev    call.Event
+	end   bool
+	agent *Subscription
 }
 
 func (c *eslCall) ID() string { return c.id }
@@ -610,7 +614,21 @@ func (c *eslCall) Events() <-chan call.Event { return c.events }
 func (c *eslCall) pump() {
 	defer c.d.wg.Done()
 	defer close(c.events)
+	var agent *Subscription // the bridged agent, once transferred
+	var agentEvs <-chan *Event
 	finish := func(ev call.Event) {
+		if agent != nil {
+			// A uuid_bridge'd agent may outlive the callee (parked): end it with the call.
+			a := agent
+			c.d.wg.Add(1)
+			go func() {
+				defer c.d.wg.Done()
+				kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, _ = c.d.c.API(kctx, "uuid_kill "+a.key)
+				cancel()
+				a.Close()
+			}()
+		}
 		c.mu.Lock()
 		c.ended = true
 		ev.Remote = !c.byUs
@@ -659,6 +677,11 @@ func (c *eslCall) pump() {
 				cause, _ := CauseFromName(ev.Get("Hangup-Cause"))
 				finish(call.Event{Type: call.EventHangup, Time: eventTime(ev), Cause: cause, Detail: ev.Get("Hangup-Cause")})
 				return
+			case "CHANNEL_BRIDGE":
+				select {
+				case c.bridgeEv <- struct{}{}:
+				default:
+				}
 			case "CUSTOM":
 				// A module that plays what is sent back announces it (mod_audio_stream's bidirectional builds:
 				// mod_audio_stream::play); the open-source one never does.
@@ -670,7 +693,26 @@ func (c *eslCall) pump() {
 					c.media.bc.playbackEvent(ev, time.Now())
 				}
 			}
+		case ev, ok := <-agentEvs:
+			if !ok {
+				agentEvs = nil
+				continue
+			}
+			if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
+				// The agent left: the callee must not stay in dead air.
+				agentEvs = nil
+				c.d.wg.Add(1)
+				go func() {
+					defer c.d.wg.Done()
+					kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, _ = c.api(kctx, "uuid_kill "+c.id+" NORMAL_CLEARING")
+					cancel()
+				}()
+			}
 		case n := <-c.notes:
+			if n.agent != nil {
+				agent, agentEvs = n.agent, n.agent.Events()
+			}
 			c.emit(n.ev)
 			if n.end {
 				finish(call.Event{Type: call.EventHangup, Time: n.ev.Time, Cause: call.CauseNormal, Detail: "transferred"})
@@ -763,6 +805,7 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 		return call.ErrHungUp
 	}
 	var detail string
+	var agentSub *Subscription
 	switch {
 	case to.Endpoint != "":
 		if strings.ContainsAny(to.Endpoint, " \r\n") {
@@ -782,7 +825,16 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 				vars["origination_caller_id_name"] = name
 			}
 		}
+		// Watch the agent from before it exists: its hang-up must end the call, and the call's end must end it.
+		asub := c.d.c.Subscribe(agent)
+		killAgent := func() {
+			kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = c.d.c.API(kctx, "uuid_kill "+agent)
+			cancel()
+			asub.Close()
+		}
 		if _, err := c.d.c.BgAPI(ctx, "originate "+EncodeVars(vars)+to.Endpoint+" &park()"); err != nil {
+			asub.Close()
 			var e *Error
 			if errors.As(err, &e) {
 				cause := e.Cause()
@@ -790,13 +842,37 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 			}
 			return &call.Error{Outcome: call.OutcomeOfError(err), Detail: "agent", Err: err}
 		}
+		for drained := false; !drained; { // a bridge event of an earlier attempt must not stand for this one
+			select {
+			case <-c.bridgeEv:
+			default:
+				drained = true
+			}
+		}
 		if _, err := c.api(ctx, "uuid_bridge "+c.id+" "+agent); err != nil {
-			kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _ = c.api(kctx, "uuid_kill "+agent)
-			cancel()
+			killAgent()
 			return fmt.Errorf("esl: transfer: bridge: %w", err)
 		}
-		detail = to.Endpoint
+		// uuid_bridge answers +OK before the bridge is made, in the channels' state machines; a leg that hangs up
+		// in between leaves the other one parked for good (seen on FreeSWITCH 1.10.12). Wait for CHANNEL_BRIDGE.
+		t := time.NewTimer(5 * time.Second)
+		select {
+		case <-c.bridgeEv:
+			t.Stop()
+		case <-t.C:
+			killAgent()
+			return fmt.Errorf("esl: transfer: no CHANNEL_BRIDGE within 5 s of uuid_bridge")
+		case <-c.done:
+			t.Stop()
+			killAgent()
+			return fmt.Errorf("esl: transfer: %w", call.ErrHungUp)
+		case <-ctx.Done():
+			t.Stop()
+			killAgent()
+			return ctx.Err()
+		}
+		agentSub = asub
+		detail = redactEndpoint(to.Endpoint)
 	case to.Extension != "":
 		ctxName := to.Context
 		if ctxName == "" {
@@ -815,10 +891,13 @@ func (c *eslCall) Transfer(ctx context.Context, to call.Target) error {
 	c.media.close()
 	// A channel sent to the dialplan has left the bot for good (as a callee continued out of Stasis on Asterisk):
 	// the call ends here for the application, with the channel left up. A bridged agent keeps the call watched.
-	n := note{ev: call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail}, end: to.Endpoint == ""}
+	n := note{ev: call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail}, end: to.Endpoint == "", agent: agentSub}
 	select {
 	case c.notes <- n:
 	case <-c.done:
+		if agentSub != nil {
+			agentSub.Close()
+		}
 	}
 	return nil
 }

@@ -265,6 +265,9 @@ func (l *unicastLeg) outgoing(f audio.Frame) (unicastOut, bool) {
 	return unicastOut{data: l.txBuf, to: to}, true
 }
 
+// unicastLeadIn is how many frames of silence a unicast call starts with (see startUnicast).
+const unicastLeadIn = 2
+
 // portPool hands out FreeSWITCH-side ports (local-port) from a range, never one a live call of this driver holds,
 // starting at a random place so drivers sharing a FreeSWITCH rarely pick the same port.
 type portPool struct {
@@ -371,6 +374,14 @@ func (d *Driver) startUnicast(ctx context.Context, c *eslCall) error {
 			t.Stop()
 			if attempt > 0 {
 				c.log.Info().Int("port", port).Int("attempt", attempt+1).Msg("esl: unicast audio after retrying another port")
+			}
+			// FreeSWITCH loses the first frame it receives on a new unicast connection (seen on 1.10.12 through
+			// loopback and echo: the first 20 ms of the first prompt never reached the callee). Lead with silence,
+			// so what it loses is silence.
+			for range unicastLeadIn {
+				if err := m.stream.Write(ctx, audio.Frame{Rate: m.format.Rate, Samples: make([]int16, m.format.FrameSamples())}); err != nil {
+					return fmt.Errorf("esl: unicast: %w", err)
+				}
 			}
 			return nil
 		case <-t.C:

@@ -56,11 +56,14 @@ func (c *fsCall) snapshot() Call {
 	return r
 }
 
+// bridgeDelay is how long after uuid_bridge's +OK the fake makes the bridge.
+const bridgeDelay = 20 * time.Millisecond
+
 // builtin returns the script of a test extension (the shared test dialplan of DESIGN.md).
 func builtin(exten string) (callee.Script, bool) {
 	switch exten {
-	case "echo":
-		return callee.Script{Name: "echo", Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
+	case "echo", "agent": // agent: answer, echo; the agent endpoint of transfer tests
+		return callee.Script{Name: exten, Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
 	case "busy":
 		return callee.Script{Name: "busy", Answer: callee.Busy}, true
 	case "noanswer":
@@ -84,6 +87,28 @@ func (s *Server) api(cmdline string) string {
 	args = strings.TrimSpace(args)
 	f := strings.Fields(args)
 	switch cmd {
+	case "show":
+		if len(f) == 0 || f[0] != "channels" {
+			return "-USAGE: show channels\n"
+		}
+		// As FreeSWITCH's plain `show channels`: a CSV header, a row per live channel, a blank line, the count.
+		s.mu.Lock()
+		var b strings.Builder
+		n := 0
+		for _, id := range s.order {
+			c := s.calls[id]
+			if c.rec.End.IsZero() {
+				if n == 0 {
+					b.WriteString("\nuuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,application\n")
+				}
+				n++
+				fmt.Fprintf(&b, "%s,outbound,%s,%d,%s,CS_EXECUTE,,,,%s,park\n", id, c.rec.Start.Format("2006-01-02 15:04:05"),
+					c.rec.Start.Unix(), c.rec.Endpoint, c.rec.Number)
+			}
+		}
+		s.mu.Unlock()
+		fmt.Fprintf(&b, "\n%d total.\n", n)
+		return b.String()
 	case "status":
 		return "UP 0 years, 0 days, 0 hours, 0 minutes, 1 second\nFreeSWITCH (esltest) is ready\n"
 	case "originate":
@@ -167,13 +192,26 @@ func (s *Server) api(cmdline string) string {
 		s.mu.Lock()
 		a.rec.Transfer = b.rec.Endpoint
 		b.rec.Transfer = a.rec.Endpoint
-		a.bridged, b.bridged = b, a
 		a.parked, b.parked = false, false
 		s.mu.Unlock()
 		a.stopStream()
 		a.stopUnicast()
 		b.stopUnicast()
-		s.fire(chanEvent("CHANNEL_BRIDGE", a, map[string]string{"Other-Leg-Unique-ID": b.rec.ID}))
+		// As FreeSWITCH: +OK at once, the bridge a moment later in the channels' state machines (CHANNEL_BRIDGE).
+		// A leg that hangs up before then leaves the other one up, parked, for good.
+		s.wg.Add(1)
+		time.AfterFunc(bridgeDelay, func() {
+			defer s.wg.Done()
+			s.mu.Lock()
+			ok := a.rec.End.IsZero() && b.rec.End.IsZero() && s.ctx.Err() == nil
+			if ok {
+				a.bridged, b.bridged = b, a
+			}
+			s.mu.Unlock()
+			if ok {
+				s.fire(chanEvent("CHANNEL_BRIDGE", a, map[string]string{"Other-Leg-Unique-ID": b.rec.ID}))
+			}
+		})
 		return "+OK " + b.rec.ID + "\n"
 	case "uuid_break":
 		c := s.liveArg(f)
@@ -494,7 +532,7 @@ func (s *Server) hangup(c *fsCall, cause call.Cause, by string) {
 	other := c.bridged
 	s.mu.Unlock()
 	if other != nil {
-		// As FreeSWITCH does after uuid_bridge (no park_after_bridge): the other leg is cleared with the bridge.
+		// As FreeSWITCH does once a uuid_bridge is made (no park_after_bridge): the other leg is cleared with it.
 		defer s.hangup(other, call.CauseNormal, "bridge")
 	}
 	c.cancel()

@@ -223,7 +223,9 @@ func TestNoBidirectional(t *testing.T) {
 	}
 }
 
-// TestBridgedLegsEndTogether: after uuid_bridge, either leg hanging up clears the other, as on FreeSWITCH.
+// TestBridgedLegsEndTogether: once a uuid_bridge is made (CHANNEL_BRIDGE), either leg hanging up clears the
+// other, as on FreeSWITCH; a leg that hangs up between uuid_bridge's +OK and the bridge leaves the other parked, as
+// FreeSWITCH 1.10.12 does.
 func TestBridgedLegsEndTogether(t *testing.T) {
 	s, err := New(Config{})
 	if err != nil {
@@ -239,16 +241,35 @@ func TestBridgedLegsEndTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if err := c.Events(ctx, "plain", "CHANNEL_BRIDGE"); err != nil {
+		t.Fatal(err)
+	}
+	sub := c.Subscribe("leg-a")
+	defer sub.Close()
 	for _, cmd := range []string{
 		"originate {origination_uuid=leg-a}sofia/gateway/gw/1001 &park()",
 		"originate {origination_uuid=leg-b}sofia/gateway/gw/agent &park()",
 		"originate {origination_uuid=alone}sofia/gateway/gw/1001 &park()",
+		"originate {origination_uuid=early-a}sofia/gateway/gw/1001 &park()",
+		"originate {origination_uuid=early-b}sofia/gateway/gw/agent &park()",
+		"uuid_bridge early-a early-b",
+		"uuid_kill early-a", // before the bridge is made
 		"uuid_bridge leg-a leg-b",
-		"uuid_kill leg-b",
 	} {
 		if _, err := c.API(ctx, cmd); err != nil {
 			t.Fatalf("%s: %v", cmd, err)
 		}
+	}
+	for ev := range sub.Events() {
+		if ev.Name() == "CHANNEL_BRIDGE" {
+			break
+		}
+	}
+	if _, err := c.API(ctx, "uuid_kill leg-b"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := s.Call("early-b"); !b.End.IsZero() {
+		t.Errorf("early-b ended (%q) although its peer hung up before the bridge was made", b.HungUpBy)
 	}
 	a, _ := s.Call("leg-a")
 	if a.End.IsZero() || a.HungUpBy != "bridge" || a.Cause != call.CauseNormal {

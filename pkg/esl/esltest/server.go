@@ -77,6 +77,7 @@ type Call struct {
 	UnicastOut      int       // datagrams sent to the application (comfort noise included)
 	UnicastLastIn   time.Time // when the last datagram from the application arrived
 	UnicastDropped  int       // datagrams from the application dropped: it sent more than 200 ms ahead of real time
+	UnicastLost     int       // the first datagram of the connection, which FreeSWITCH loses
 }
 
 // Playback is the fake's record of one uuid_broadcast playback.
@@ -535,3 +536,6 @@ func (s *Server) Hangup(id string, cause call.Cause) error {
 	s.hangup(c, cause, "network")
 	return nil
 }
+
+// API runs an api command as the event socket would (e.g. "show channels") and returns its reply body.
+func (s *Server) API(cmd string) string { return s.api(cmd) }

@@ -117,10 +117,20 @@ func (s *Server) unicastRecv(c *fsCall, u *unicast) {
 	defer s.wg.Done()
 	defer close(u.done)
 	buf := make([]byte, 8192)
+	first := true
 	for {
 		n, _, err := u.conn.ReadFromUDP(buf)
 		if err != nil || n == 0 {
 			return
+		}
+		if first {
+			// As FreeSWITCH 1.10.12: the first frame received on a new unicast connection never reaches the
+			// call (seen through loopback and echo).
+			first = false
+			s.mu.Lock()
+			c.rec.UnicastLost++
+			s.mu.Unlock()
+			continue
 		}
 		var pcm []int16
 		if u.native && s.cfg.CodecRate == 8000 {
