@@ -373,7 +373,11 @@ func TestIntegrationUnicastSoak(t *testing.T) {
 				firstErr.CompareAndSwap(nil, fmt.Sprintf("call %d: %v", i, err))
 				return
 			}
-			defer func() { _ = c.Hangup(ctx, call.CauseNormal); for range c.Events() {} }()
+			defer func() {
+				_ = c.Hangup(ctx, call.CauseNormal)
+				for range c.Events() {
+				}
+			}()
 			m := c.Media()
 			go func() {
 				var ph float64

@@ -39,9 +39,9 @@ type fsCall struct {
 	parked  bool     // parked by a sendmsg execute park (guarded by Server.mu)
 	acked   bool     // a mod_audio_stream::play was fired (amu)
 
-	uc       *unicast         // the park loop's unicast connection, if any (amu)
-	urx      []int16          // unicast bot audio at CodecRate, not yet played (amu)
-	ucRate   *audio.Resampler // the callee's rate to CodecRate, for unicast; talk's goroutine only
+	uc     *unicast         // the park loop's unicast connection, if any (amu)
+	urx    []int16          // unicast bot audio at CodecRate, not yet played (amu)
+	ucRate *audio.Resampler // the callee's rate to CodecRate, for unicast; talk's goroutine only
 }
 
 func (c *fsCall) snapshot() Call {
