@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,6 +149,61 @@ func BenchmarkEchoCalls(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(cpu.Microseconds())/seconds, "cpu-µs/call-s")
+		})
+	}
+}
+
+// driverGoroutines counts the goroutines running the driver's code (pkg/esl, not the in-process fake FreeSWITCH)
+// and the shared audio machinery.
+func driverGoroutines() int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "/pkg/esl/esltest.") || strings.Contains(g, "/pkg/callee.") {
+			continue
+		}
+		if strings.Contains(g, "outcall/pkg/esl.") || strings.Contains(g, "outcall/pkg/audio.") {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkGoroutinesPerCall: goroutines of the driver per live call, for each media mode, with N answered
+// calls each reading through their frame channel as the dialog runtime does (no reader goroutine of its own).
+func BenchmarkGoroutinesPerCall(b *testing.B) {
+	for _, mode := range []esl.MediaMode{esl.MediaUnicast, esl.MediaStream} {
+		b.Run(mode.String(), func(b *testing.B) {
+			const n = 50
+			_, c := newFake(b, esl.Config{})
+			d, err := esl.NewDriver(c, esl.DriverConfig{Format: audio.Narrowband, Media: mode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			var perCall float64
+			for b.Loop() {
+				base := driverGoroutines()
+				calls := make([]call.Call, n)
+				for i := range calls {
+					if calls[i], err = d.Dial(ctx, call.Request{Endpoint: "loopback/echo"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, cl := range calls { // every call's media is flowing
+					<-cl.Media().(call.FrameChannel).Frames()
+				}
+				perCall = float64(driverGoroutines()-base) / n
+				for _, cl := range calls {
+					_ = cl.Hangup(ctx, call.CauseNormal)
+					for range cl.Events() {
+					}
+				}
+			}
+			b.ReportMetric(perCall, "goroutines/call")
 		})
 	}
 }
