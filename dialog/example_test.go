@@ -1,9 +1,18 @@
 package dialog_test
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	"github.com/outcall/outcall/ari"
+	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
+	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/callee"
+	"github.com/outcall/outcall/pkg/store"
+	"github.com/outcall/outcall/tts/ttstest"
 )
 
 const exampleScript = `name: reminder
@@ -46,16 +55,32 @@ func ExampleSimulate() {
 		return
 	}
 	fmt.Println(sim.Path())
-	for _, p := range sim.Prompts() {
-		fmt.Println(p)
-	}
+	fmt.Println(sim.Prompts()[:2])
 	fmt.Println(sim.Outcome().Tags, sim.Outcome().End)
 	// Output:
 	// [ask ask_date thanks]
-	// 张三您好,您的账单已逾期3天,请问什么时候还款?
-	// 好的,具体哪天呢?
-	// 已记录2026-03-04还款,再见。
+	// [张三您好,您的账单已逾期3天,请问什么时候还款? 好的,具体哪天呢?]
 	// [promise_to_pay] hangup
+}
+
+// A simulator reads the dates a callee says against the real clock; Options.Now fixes it for a test.
+func ExampleNewSimulator() {
+	s, err := dialog.Load([]byte(exampleScript), "reminder.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	monday := func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+	sim, err := dialog.NewSimulator(s, map[string]any{"name": "张三", "days": 3}, dialog.Options{Now: monday})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(sim.Say("后天吧").Prompt)
+	fmt.Println(sim.Slots()["pay_date"])
+	// Output:
+	// 已记录2026-03-04还款,再见。
+	// 2026-03-04
 }
 
 // Load reports every problem of a script with file:line and field.
@@ -77,21 +102,67 @@ nodes:
 	//   broken.yaml:8: nodes.ask.routes[0].when: bad expression: unexpected token EOF (1:6) | days > | .....^
 }
 
-// Run converses on a live call (from an ari or esl Dialer) with real or fake speech providers.
+// Run converses on a live call from a Dialer (ari or esl) with speech providers from asr/ and tts/. Here the PBX
+// is the built-in Asterisk simulator, whose callee answers the prompt with "可以", and the providers are the fake
+// ones (instant, exact); on a real Asterisk only the URL, the dial string and the providers change.
 func ExampleRun() {
-	s, err := dialog.LoadFile("../examples/finance-overdue/script.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := dialog.Load([]byte(`name: confirm
+start: ask
+variables: {name: {type: string, required: true}}
+intents: [{name: yes, keywords: [可以, 好的]}]
+nodes:
+  ask:
+    say: ["{{.name}}您好,明天上午送货可以吗?"]
+    routes: [{intent: yes, goto: ok}]
+  ok: {say: ["好的,再见。"], end: {tags: [confirmed]}}
+`), "confirm.yaml")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	_ = s
-	// With c a call.Call from a Dialer, recognizer and synthesizer from asr/ and tts/ providers:
-	//
-	//	res, err := dialog.Run(ctx, c, s, dialog.Deps{
-	//		ASR: recognizer, TTS: synthesizer, Store: store.NewRedis(rdb, store.RedisConfig{}),
-	//		Notifier: notifier, Vars: map[string]any{"name": "张三", "overdue_days": 5, "amount": 1200.0},
-	//	})
-	//	if res.OptOut { /* add to the do-not-call list */ }
-	fmt.Println(s.Name)
-	// Output: finance-overdue
+	pbx, err := aritest.New(aritest.Config{TTS: &ttstest.Synthesizer{}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pbx.Close()
+	_ = pbx.AddCallee("8613800000001", callee.Script{Steps: []callee.Step{{Action: callee.Say, When: callee.AfterBot, Text: "可以"}}})
+
+	client, err := ari.New(ari.Config{URL: pbx.URL(), Username: pbx.Username(), Password: pbx.Password(), App: "outcall"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	if err := client.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	drv, err := ari.NewDriver(client, ari.DriverConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer drv.Close()
+	c, err := drv.Dial(ctx, call.Request{Endpoint: "PJSIP/8613800000001@trunk", Timeout: 10 * time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := dialog.Run(ctx, c, s, dialog.Deps{ASR: &asrtest.Recognizer{}, TTS: &ttstest.Synthesizer{},
+		Store: store.NewMemory(), Vars: map[string]any{"name": "张三"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, t := range res.Turns {
+		fmt.Printf("%s heard %q → %s\n", t.Node, t.Transcript, t.Reply)
+	}
+	fmt.Println(res.Outcome.Tags, res.Outcome.End)
+	// Output:
+	// ask heard "" → 张三您好,明天上午送货可以吗?
+	// ask heard "可以" → 好的,再见。
+	// [confirmed] hangup
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outcall/outcall/pkg/nlu"
 )
@@ -32,7 +33,7 @@ func runPaths(t *testing.T, file string, cases []pathCase) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sim, err := NewSimulator(s, tc.vars, Options{})
+			sim, err := NewSimulator(s, tc.vars, Options{Now: monday})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,6 +89,36 @@ func runPaths(t *testing.T, file string, cases []pathCase) {
 				}
 			}
 		})
+	}
+}
+
+// monday is the clock of the scripts' paths: dates the callees say are read against Monday 2026-03-02.
+func monday() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+
+// TestSimulatorClock: the simulator reads dates against the real clock unless Options.Now says otherwise (it used
+// to use a fixed 2026-03-02 whatever the options, so the chat example heard "明天" as 2026-03-03 in December).
+func TestSimulatorClock(t *testing.T) {
+	s, err := LoadFile("../examples/finance-overdue/script.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	sim, err := NewSimulator(s, fin(1), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Say("我明天还")
+	after := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	if got := sim.Slots()["pay_date"]; got != before && got != after {
+		t.Errorf("with the default clock 明天 is %v, want %s", got, after)
+	}
+	sim, err = NewSimulator(s, fin(1), Options{Now: monday})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Say("我明天还")
+	if got := sim.Slots()["pay_date"]; got != "2026-03-03" {
+		t.Errorf("with Options.Now 明天 is %v, want 2026-03-03", got)
 	}
 }
 
@@ -259,7 +290,7 @@ func TestFinanceWithNLU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := NewSimulator(s, fin(12), Options{Extract: NLUExtract, Sentiment: nlu.Sentiment})
+	sim, err := NewSimulator(s, fin(12), Options{Extract: NLUExtract, Sentiment: nlu.Sentiment, Now: monday})
 	if err != nil {
 		t.Fatal(err)
 	}

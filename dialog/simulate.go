@@ -3,7 +3,6 @@ package dialog
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // Simulator runs a script on text, for script unit tests and the terminal chat: feed the callee's inputs, then
@@ -15,13 +14,9 @@ type Simulator struct {
 }
 
 // NewSimulator starts a conversation for callID "sim" with the contact record vars; the opening prompt is
-// Replies()[0].
+// Replies()[0]. Dates the callee says ("明天", "下周五") are read against o.Now, time.Now by default: give a fixed
+// clock to make a test's dates reproducible.
 func NewSimulator(s *Script, vars map[string]any, o Options) (*Simulator, error) {
-	if o.Now == nil {
-		// A fixed clock keeps dates in tests and examples reproducible.
-		t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-		o.Now = func() time.Time { return t0 }
-	}
 	c, r, err := Start(s, "sim", vars, o)
 	if err != nil {
 		return nil, err
@@ -31,7 +26,8 @@ func NewSimulator(s *Script, vars map[string]any, o Options) (*Simulator, error)
 	return sim, nil
 }
 
-// Simulate starts a conversation and feeds it inputs until they run out or the conversation ends.
+// Simulate starts a conversation (NewSimulator with default Options: dates against time.Now) and feeds it inputs
+// until they run out or the conversation ends.
 func Simulate(s *Script, vars map[string]any, inputs ...Input) (*Simulator, error) {
 	sim, err := NewSimulator(s, vars, Options{})
 	if err != nil {

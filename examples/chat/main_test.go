@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestChat(t *testing.T) {
@@ -14,7 +15,10 @@ func TestChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{"node=urgent", "bot> 紧急通知", "node=promise", "pay_amount=500", "tags [tier_urgent promise_to_pay]", "notify sms"} {
+	// 明天 is tomorrow: the chat reads dates against the real clock.
+	tomorrow := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	for _, want := range []string{"node=urgent", "bot> 紧急通知", "node=promise", "pay_amount=500", "pay_date=" + tomorrow,
+		"tags [tier_urgent promise_to_pay]", "notify sms"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
