@@ -223,13 +223,21 @@ func (o Options) withDefaults(s *Script) Options {
 	return o
 }
 
+// CheckVars reports whether a contact record holds every variable the script requires, each convertible to its
+// declared type, as Start requires: the error, wrapping ErrMissingVariable, names every missing (absent, nil or
+// empty) and every ill-typed variable. Check contacts with it before dialing them.
+func (s *Script) CheckVars(vars map[string]any) error {
+	_, err := s.bindVars(vars)
+	return err
+}
+
 func (s *Script) bindVars(in map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(s.Variables))
-	var missing []string
+	var missing, wrong []string
 	for _, name := range sortedKeys(s.Variables) {
 		def := s.Variables[name]
 		v, ok := in[name]
-		if !ok || v == nil {
+		if !ok || v == nil || v == "" {
 			if def.Required {
 				missing = append(missing, name)
 				continue
@@ -241,12 +249,17 @@ func (s *Script) bindVars(in map[string]any) (map[string]any, error) {
 		}
 		tv, err := convertVar(def.Type, v)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrMissingVariable, name, err)
+			wrong = append(wrong, name+": "+err.Error())
+			continue
 		}
 		out[name] = tv
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrMissingVariable, strings.Join(missing, ", "))
+	if len(missing) > 0 || len(wrong) > 0 {
+		var parts []string
+		if len(missing) > 0 {
+			parts = append(parts, strings.Join(missing, ", "))
+		}
+		return nil, fmt.Errorf("%w: %s", ErrMissingVariable, strings.Join(append(parts, wrong...), "; "))
 	}
 	return out, nil
 }

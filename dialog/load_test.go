@@ -106,6 +106,37 @@ func TestStartMissingVariable(t *testing.T) {
 	}
 }
 
+// TestCheckVars: a contact record is checked before its call, and every problem is named at once — a missing
+// variable, an empty one, one that is not of its type.
+func TestCheckVars(t *testing.T) {
+	s, err := Load([]byte(`name: t
+start: ask
+variables:
+  name: {type: string, required: true}
+  amount: {type: float, required: true}
+  days: {type: int, required: true}
+  note: {type: string, default: "-"}
+  limit: {type: int, default: 5}
+nodes:
+  ask: {say: ["{{.name}}{{.amount}}{{.days}}{{.note}}{{.limit}}"], end: {}}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckVars(map[string]any{"name": "张三", "amount": "12.5", "days": 3, "limit": ""}); err != nil {
+		t.Errorf("a good record: %v", err)
+	}
+	err = s.CheckVars(map[string]any{"amount": "", "days": "abc"})
+	if !errors.Is(err, ErrMissingVariable) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"amount, name", "days: value abc"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(validScript))
 	f.Add([]byte("nodes: [\n"))
