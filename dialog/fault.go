@@ -16,12 +16,14 @@ const (
 	IncidentASR      = "asr"      // the recognition stream failed or ended early
 	IncidentTTS      = "tts"      // a prompt's rendering failed
 	IncidentTransfer = "transfer" // the transfer to a human could not be made (no target, agent unreachable)
+	IncidentLLM      = "llm"      // the model of an LLM node failed (unreachable, error, refused answer)
 
 	ActionRestarted = "restarted" // the ASR stream was restarted and the prompt asked again
 	ActionRetried   = "retried"   // the rendering was retried and completed
 	ActionEscalated = "escalated" // the call went the script's escalation way (escalate node or a human)
 	ActionIgnored   = "ignored"   // the failure hit the closing prompt; the end action went ahead
 	ActionHungUp    = "hung-up"   // the call was ended rather than left on an open line
+	ActionFallback  = "fallback"  // the LLM node spoke its fallback prompt instead of the model's answer
 )
 
 // Incident is a provider failure the runtime handled during a call: what failed, where, and what it did about

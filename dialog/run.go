@@ -365,6 +365,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		if err != nil {
 			return r.result(), err
 		}
+		if next.LLMError != "" {
+			r.incident(IncidentLLM, errors.New(next.LLMError), ActionFallback)
+		}
 		lat.Decide = time.Since(t0)
 		if r.conv.st.Turn >= r.tc.MaxTurns && !next.Done {
 			next = Reply{Node: next.Node}
