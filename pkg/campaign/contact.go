@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,13 +16,23 @@ import (
 
 // Contact is one person a campaign calls.
 type Contact struct {
-	ID      string         `json:"id"`                // stable id; default: the E.164 number
+	// ID is the contact's stable id; ImportCSV and ImportJSONL default it to "line-<n>", the row's line in the
+	// file. It is never the phone number: ids appear in Redis keys, call ids, logs, file names and reports.
+	ID      string         `json:"id"`
 	Phone   string         `json:"phone"`             // E.164, e.g. +8613800138000
 	Name    string         `json:"name,omitempty"`    // for the script's greeting; masked in logs
 	TZ      string         `json:"tz,omitempty"`      // IANA zone of the callee; default: the campaign's
 	Consent bool           `json:"consent,omitempty"` // the callee agreed to be called (when the campaign requires it)
 	Vars    map[string]any `json:"vars,omitempty"`    // script variables: amount, overdue_days, order...
 }
+
+// Import errors.
+var (
+	// ErrDuplicate reports a row whose number (or id) an earlier row already has; the earlier row is kept.
+	ErrDuplicate = errors.New("campaign: duplicate contact")
+	// ErrEmpty reports a contacts file with nothing in it, not even a header row.
+	ErrEmpty = errors.New("campaign: empty contacts file")
+)
 
 // RowError is a contact row that could not be imported.
 type RowError struct {
@@ -34,19 +43,29 @@ type RowError struct {
 
 func (e RowError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 
+func (e RowError) Unwrap() error { return e.Err }
+
 // ImportOptions tune ImportCSV and ImportJSONL.
 type ImportOptions struct {
 	Region string // region for numbers without a country code: "CN" or "US"; default: "CN"
+	// Check vets each contact once it has imported, e.g. against the call script's variables
+	// (dialog.Script.CheckVars); a contact it refuses becomes a RowError with its line.
+	Check func(Contact) error // default: none
 }
 
 // ImportCSV reads contacts from CSV with a header row. Columns: phone (required), id, name, tz, consent; every
-// other column becomes a variable (numbers parsed as numbers). Rows with errors are reported, not imported;
-// duplicate numbers are merged (later rows add variables).
+// other column becomes a variable (numbers parsed as numbers; an empty cell is no variable). Every row that does
+// not import is reported, with its line: a bad number, a wrong field count, an id that holds the number, a
+// contact that ImportOptions.Check refuses, and a number or id that an earlier row has (ErrDuplicate: the earlier
+// row is kept, nothing is merged). A file with no header is ErrEmpty.
 func ImportCSV(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, nil, fmt.Errorf("%w: want a header row such as phone,name", ErrEmpty)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("campaign: read CSV header: %w", err)
 	}
@@ -61,8 +80,7 @@ func ImportCSV(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) {
 	if _, ok := cols["phone"]; !ok {
 		return nil, nil, errors.New(`campaign: CSV header has no "phone" column`)
 	}
-	m := newMerger()
-	var rowErrs []RowError
+	m := newMerger(opt)
 	line := 1
 	for {
 		rec, err := cr.Read()
@@ -73,13 +91,13 @@ func ImportCSV(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				rowErrs = append(rowErrs, RowError{Line: pe.Line, Err: pe.Err})
+				m.bad = append(m.bad, RowError{Line: pe.Line, Err: pe.Err})
 				continue
 			}
-			return nil, rowErrs, err
+			return nil, m.bad, err
 		}
 		if len(rec) != len(header) {
-			rowErrs = append(rowErrs, RowError{Line: line, Err: fmt.Errorf("%d fields, header has %d", len(rec), len(header))})
+			m.bad = append(m.bad, RowError{Line: line, Err: fmt.Errorf("%d fields, header has %d", len(rec), len(header))})
 			continue
 		}
 		c := Contact{Vars: map[string]any{}}
@@ -102,19 +120,17 @@ func ImportCSV(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) {
 				}
 			}
 		}
-		if err := m.add(c, opt); err != nil {
-			rowErrs = append(rowErrs, RowError{Line: line, Err: err, Raw: c.Phone})
-		}
+		m.add(c, line)
 	}
-	return m.list(), rowErrs, nil
+	return m.out, m.bad, nil
 }
 
-// ImportJSONL reads one JSON Contact per line (fields as Contact's JSON tags, "vars" an object).
+// ImportJSONL reads one JSON Contact per line (fields as Contact's JSON tags, "vars" an object); blank lines are
+// skipped. Rows are checked as ImportCSV checks them.
 func ImportJSONL(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	m := newMerger()
-	var rowErrs []RowError
+	m := newMerger(opt)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
 		if text == "" {
@@ -124,7 +140,7 @@ func ImportJSONL(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) 
 		dec := json.NewDecoder(strings.NewReader(text))
 		dec.UseNumber()
 		if err := dec.Decode(&c); err != nil {
-			rowErrs = append(rowErrs, RowError{Line: line, Err: fmt.Errorf("bad JSON: %w", err)})
+			m.bad = append(m.bad, RowError{Line: line, Err: fmt.Errorf("bad JSON: %w", err)})
 			continue
 		}
 		for k, v := range c.Vars {
@@ -136,56 +152,77 @@ func ImportJSONL(r io.Reader, opt ImportOptions) ([]Contact, []RowError, error) 
 				}
 			}
 		}
-		if err := m.add(c, opt); err != nil {
-			rowErrs = append(rowErrs, RowError{Line: line, Err: err, Raw: c.Phone})
-		}
+		m.add(c, line)
 	}
 	if err := sc.Err(); err != nil {
-		return m.list(), rowErrs, fmt.Errorf("campaign: read JSONL: %w", err)
+		return m.out, m.bad, fmt.Errorf("campaign: read JSONL: %w", err)
 	}
-	return m.list(), rowErrs, nil
+	return m.out, m.bad, nil
 }
 
+// merger collects the imported contacts and the rows that failed, in file order.
 type merger struct {
-	byPhone map[string]int
+	opt     ImportOptions
+	byPhone map[string]int // number → line of its first row
+	byID    map[string]int // id → line of its first row
 	out     []Contact
+	bad     []RowError
 }
 
-func newMerger() *merger { return &merger{byPhone: map[string]int{}} }
+func newMerger(opt ImportOptions) *merger {
+	return &merger{opt: opt, byPhone: map[string]int{}, byID: map[string]int{}}
+}
 
-func (m *merger) add(c Contact, opt ImportOptions) error {
-	phone, err := NormalizePhone(c.Phone, opt.Region)
+func (m *merger) add(c Contact, line int) {
+	if err := m.check(&c, line); err != nil {
+		m.bad = append(m.bad, RowError{Line: line, Err: err, Raw: c.Phone})
+		return
+	}
+	m.out = append(m.out, c)
+}
+
+func (m *merger) check(c *Contact, line int) error {
+	phone, err := NormalizePhone(c.Phone, m.opt.Region)
 	if err != nil {
 		return err
 	}
 	c.Phone = phone
 	if c.ID == "" {
-		c.ID = phone
+		c.ID = "line-" + strconv.Itoa(line)
 	}
 	if !validID(c.ID) {
 		return fmt.Errorf("id %q has characters other than letters, digits, +._-", c.ID)
 	}
-	if i, ok := m.byPhone[phone]; ok {
-		prev := &m.out[i]
-		if prev.Vars == nil {
-			prev.Vars = map[string]any{}
-		}
-		maps.Copy(prev.Vars, c.Vars)
-		if c.Name != "" {
-			prev.Name = c.Name
-		}
-		if c.TZ != "" {
-			prev.TZ = c.TZ
-		}
-		prev.Consent = prev.Consent || c.Consent
-		return nil
+	if carriesNumber(c.ID, phone) {
+		return errors.New("the id holds the phone number: ids appear in keys, logs and file names (leave id empty for line-<n>)")
 	}
-	m.byPhone[phone] = len(m.out)
-	m.out = append(m.out, c)
+	if first, dup := m.byPhone[phone]; dup {
+		return fmt.Errorf("%w: same number as line %d", ErrDuplicate, first)
+	}
+	m.byPhone[phone] = line
+	if first, dup := m.byID[c.ID]; dup {
+		return fmt.Errorf("%w: id %q already used on line %d", ErrDuplicate, c.ID, first)
+	}
+	m.byID[c.ID] = line
+	if m.opt.Check != nil {
+		if err := m.opt.Check(*c); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func (m *merger) list() []Contact { return m.out }
+// carriesNumber reports whether id's digits hold the subscriber part of the E.164 number (its last 8 digits).
+func carriesNumber(id, e164 string) bool {
+	var digits strings.Builder
+	for _, r := range id {
+		if r >= '0' && r <= '9' {
+			digits.WriteRune(r)
+		}
+	}
+	tail := e164[max(1, len(e164)-8):]
+	return strings.Contains(digits.String(), tail)
+}
 
 func validID(s string) bool {
 	if s == "" || len(s) > 128 {
