@@ -392,3 +392,12 @@ func TestGatesFailClosed(t *testing.T) {
 		t.Fatal("a contact with an unknown time zone was allowed")
 	}
 }
+
+// TestLiveKeyHoldsNoNumber: the live-call lock is one key per number, shared by every campaign and process, but its
+// name holds a digest of the number: key names show up in monitoring, slow logs and SCAN output.
+func TestLiveKeyHoldsNoNumber(t *testing.T) {
+	a, b := liveKey("+8613800138000"), liveKey("+8613800138001")
+	if strings.Contains(a, "13800138000") || a == b || a != liveKey("+8613800138000") || !strings.HasPrefix(a, "outcall:live:{") {
+		t.Errorf("live keys %q, %q", a, b)
+	}
+}
