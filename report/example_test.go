@@ -13,9 +13,9 @@ import (
 func ExampleWrite() {
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	data := report.Data{Campaign: "reminders", Calls: []report.Call{
-		{ID: "call-1", Contact: "+86*******0001", Start: t0, Dial: "answered", Class: "human", Outcome: "confirmed",
+		{ID: "call-1", ContactID: "contact-1", Contact: "+86*******0001", Start: t0, Dial: "answered", Class: "human", Outcome: "confirmed",
 			Completed: true, Success: true, Turns: []report.Turn{{Seq: 1, Input: "utterance", Intent: "confirm", Sentiment: 0.6}}},
-		{ID: "contact-2", Contact: "+86*******0002", Start: t0, Dial: "busy", Outcome: "busy"},
+		{ContactID: "contact-2", Contact: "+86*******0002", Start: t0, Dial: "busy", Outcome: "busy"}, // never connected: no call id
 	}}
 	dir, _ := os.MkdirTemp("", "report")
 	defer os.RemoveAll(dir)

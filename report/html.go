@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // chart is one rendered chart: its id (the section's id in the HTML), title, and SVG geometry.
@@ -84,6 +87,10 @@ func sentimentChart(ps []Point) chart {
 	if len(ps) == 0 {
 		return c
 	}
+	if len(ps) == 1 {
+		c.Note = fmt.Sprintf("only turn %d has callee utterances (%d, mean %+.2f): a trend needs two turns or more",
+			ps[0].Seq, ps[0].Count, ps[0].Mean)
+	}
 	const w, top, h = chartWidth - 60, 10, 150
 	step := w
 	if len(ps) > 1 {
@@ -106,6 +113,7 @@ func sentimentChart(ps []Point) chart {
 }
 
 type page struct {
+	Lang                       string // the page's language: zh-Hans when it holds Chinese text, so browsers pick a CJK font
 	Title, Campaign, Generated string
 	Summary                    Summary
 	Charts                     []chart
@@ -116,20 +124,31 @@ type page struct {
 type callRow struct {
 	Call
 	Start, Duration, TagList string
+	RecordingName            string // the recording's file name, the link's text
 }
 
+// fontStack lists a CJK font of every common system (macOS, Windows, Linux, Android) before the generic family,
+// so that Chinese transcripts, outcomes and titles render wherever one is installed; noCJKScript tells the reader
+// when none is (the text would show as boxes) and how to fix it, rather than leave boxes unexplained.
+const fontStack = `system-ui,-apple-system,"Segoe UI","PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",` +
+	`"Noto Sans SC","Source Han Sans SC","WenQuanYi Micro Hei","WenQuanYi Zen Hei","Droid Sans Fallback",sans-serif`
+
 var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.Title}}</title>
 <style>
-body{font:14px/1.4 system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;margin:24px;color:#111;background:#f8fafc}
+body{font:14px/1.4 ` + fontStack + `;margin:24px;color:#111;background:#f8fafc}
 h1{margin:0 0 4px}.sub{color:#555;margin-bottom:20px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(660px,1fr));gap:16px}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:12px 16px}
 h2{font-size:16px;margin:0 0 2px}.note{color:#666;font-size:12px;margin-bottom:6px}
 svg text{font-size:12px;fill:#222}.empty{color:#888;font-style:italic}
 table{border-collapse:collapse;width:100%;background:#fff;margin-top:16px}td,th{border:1px solid #e2e8f0;padding:4px 6px;text-align:left;font-size:12px}
-th{background:#f1f5f9}
+th{background:#f1f5f9}.id{color:#666;font-size:11px}
+#no-cjk-font{display:none;background:#fef3c7;border:1px solid #f59e0b;border-radius:6px;padding:8px 12px;margin-bottom:16px}
 </style></head><body>
+<div id="no-cjk-font">No Chinese font is installed on this machine, so Chinese text shows as boxes. Install one
+(Debian/Ubuntu: <code>apt install fonts-noto-cjk</code>; Fedora: <code>dnf install google-noto-sans-cjk-fonts</code>) and
+reload, or open calls.csv in a spreadsheet.</div>
 <h1>{{.Title}}</h1>
 <div class="sub">campaign {{.Campaign}} · {{.Summary.Calls}} calls · generated {{.Generated}}</div>
 <div class="grid">
@@ -147,9 +166,21 @@ th{background:#f1f5f9}
 </section>
 {{end}}</div>
 <table id="calls"><thead><tr><th>call</th><th>contact</th><th>start</th><th>duration</th><th>dial</th><th>answered by</th><th>outcome</th><th>tags</th><th>transfer reason</th><th>turns</th><th>recording</th></tr></thead><tbody>
-{{range .Calls}}<tr><td>{{.ID}}</td><td>{{.Contact}}</td><td>{{.Start}}</td><td>{{.Duration}}</td><td>{{.Dial}}</td><td>{{.Class}}</td><td>{{.Outcome}}</td><td>{{.TagList}}</td><td>{{.TransferReason}}</td><td>{{len .Turns}}</td><td>{{.Recording}}</td></tr>
+{{range .Calls}}<tr><td>{{if .ID}}{{.ID}}{{else}}—{{end}}</td><td>{{.Contact}}{{if .ContactID}} <span class="id">{{.ContactID}}</span>{{end}}</td><td>{{.Start}}</td><td>{{.Duration}}</td><td>{{.Dial}}</td><td>{{.Class}}</td><td>{{.Outcome}}</td><td>{{.TagList}}</td><td>{{.TransferReason}}</td><td>{{len .Turns}}</td><td>{{if .Recording}}<a href="{{.Recording}}">{{.RecordingName}}</a>{{end}}</td></tr>
 {{end}}</tbody></table>
 <script type="application/json" id="outcall-report">{{.JSON}}</script>
+<script>
+(function () { // show #no-cjk-font when "中" renders as the same box as a code point no font has
+  var c = document.createElement("canvas"), x = c.getContext && c.getContext("2d");
+  if (!x) return;
+  c.width = c.height = 40;
+  var draw = function (s) {
+    x.clearRect(0, 0, 40, 40); x.font = "32px " + getComputedStyle(document.body).fontFamily; x.fillText(s, 2, 34);
+    return Array.prototype.join.call(x.getImageData(0, 0, 40, 40).data, ",");
+  };
+  if (draw("\u4e2d") === draw("\udbff\udffd")) document.getElementById("no-cjk-font").style.display = "block";
+})();
+</script>
 </body></html>
 `))
 
@@ -167,7 +198,7 @@ func WriteHTML(w io.Writer, d Data) error {
 	if err != nil {
 		return err
 	}
-	p := page{Title: d.Title, Campaign: d.Campaign, Generated: d.Generated.Format(time.RFC3339), Summary: s,
+	p := page{Lang: pageLang(d), Title: d.Title, Campaign: d.Campaign, Generated: d.Generated.Format(time.RFC3339), Summary: s,
 		JSON: template.JS(js)}
 	p.Charts = []chart{
 		barChart("funnel", "Outcome funnel", "dialed → answered → human → completed → promised/confirmed", s.Funnel),
@@ -179,7 +210,7 @@ func WriteHTML(w io.Writer, d Data) error {
 		barChart("transfers", "Transfer reasons", "calls handed to a human, by reason", s.Transfers),
 	}
 	for _, c := range d.Calls {
-		r := callRow{Call: c, TagList: strings.Join(c.Tags, " ")}
+		r := callRow{Call: c, TagList: strings.Join(c.Tags, " "), RecordingName: path.Base(filepath.ToSlash(c.Recording))}
 		if !c.Start.IsZero() {
 			r.Start = c.Start.Format("15:04:05")
 			if !c.End.IsZero() {
@@ -191,9 +222,34 @@ func WriteHTML(w io.Writer, d Data) error {
 	return tmpl.Execute(w, p)
 }
 
+// pageLang is zh-Hans for a report with Chinese text in its title, outcomes, tags or nodes, else en.
+func pageLang(d Data) string {
+	han := func(s string) bool {
+		for _, r := range s {
+			if unicode.Is(unicode.Han, r) {
+				return true
+			}
+		}
+		return false
+	}
+	texts := []string{d.Title, d.Campaign}
+	for _, c := range d.Calls {
+		texts = append(texts, c.Outcome, c.TransferReason, strings.Join(c.Tags, " "))
+		for _, t := range c.Turns {
+			texts = append(texts, t.Node, t.Intent)
+		}
+	}
+	for _, t := range texts {
+		if han(t) {
+			return "zh-Hans"
+		}
+	}
+	return "en"
+}
+
 // CSVHeader is the header row of WriteCSV.
 var CSVHeader = []string{"call_id", "contact", "start", "end", "duration_s", "dial", "answered_by", "outcome",
-	"completed", "success", "tags", "transfer_reason", "turns", "intents", "recording", "error"}
+	"completed", "success", "tags", "transfer_reason", "turns", "intents", "recording", "error", "contact_id"}
 
 // WriteCSV writes one row per call.
 func WriteCSV(w io.Writer, d Data) error {
@@ -220,7 +276,7 @@ func WriteCSV(w io.Writer, d Data) error {
 		}
 		if err := cw.Write([]string{c.ID, c.Contact, start, end, dur, c.Dial, c.Class, c.Outcome,
 			strconv.FormatBool(c.Completed), strconv.FormatBool(c.Success), strings.Join(c.Tags, " "),
-			c.TransferReason, strconv.Itoa(len(c.Turns)), strings.Join(intents, " "), c.Recording, c.Error}); err != nil {
+			c.TransferReason, strconv.Itoa(len(c.Turns)), strings.Join(intents, " "), c.Recording, c.Error, c.ContactID}); err != nil {
 			return err
 		}
 	}

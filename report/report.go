@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/outcall/outcall/dialog"
@@ -25,8 +26,9 @@ type Data struct {
 // Call is one dial attempt. Phone numbers must already be masked (campaign.MaskPhone): the report prints Contact
 // as given.
 type Call struct {
-	ID             string    // call id (or contact id for unanswered attempts)
-	Contact        string    // masked phone number or contact id
+	ID             string    // call id; empty for an attempt that never connected (busy, no answer)
+	ContactID      string    // the contact's id in the campaign (contact-3, line-7, a CRM id), never a number
+	Contact        string    // masked phone number (campaign.MaskPhone)
 	Start, End     time.Time // dial start and end of the call
 	Dial           string    // the dial outcome: answered, busy, no-answer, congestion, failed, ...
 	Class          string    // answer classification: human, machine, fax, sit, announcement, silence; empty if none
@@ -36,7 +38,7 @@ type Call struct {
 	Tags           []string  // the dialog outcome tags
 	TransferReason string    // why it went to a human, when it did
 	Turns          []Turn    // the dialog journal, opening first
-	Recording      string    // path of the call's stereo WAV, if recorded
+	Recording      string    // path of the call's stereo WAV, if recorded; Write links it relative to the report
 	Error          string    // what failed, if anything
 }
 
@@ -198,6 +200,7 @@ func Write(dir string, d Data) (htmlPath, csvPath string, err error) {
 		return "", "", fmt.Errorf("report: %w", err)
 	}
 	htmlPath, csvPath = filepath.Join(dir, "report.html"), filepath.Join(dir, "calls.csv")
+	d.Calls = relativeRecordings(dir, d.Calls)
 	if err := writeFile(htmlPath, func(f *os.File) error { return WriteHTML(f, d) }); err != nil {
 		return "", "", err
 	}
@@ -205,6 +208,27 @@ func Write(dir string, d Data) (htmlPath, csvPath string, err error) {
 		return "", "", err
 	}
 	return htmlPath, csvPath, nil
+}
+
+// relativeRecordings returns calls with each recording path made relative to dir, where the report is, so that its
+// links work wherever the directory is moved or served from; a recording outside dir keeps its path.
+func relativeRecordings(dir string, calls []Call) []Call {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return calls
+	}
+	out := make([]Call, len(calls))
+	for i, c := range calls {
+		if c.Recording != "" {
+			if abs, err := filepath.Abs(c.Recording); err == nil {
+				if rel, err := filepath.Rel(absDir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+					c.Recording = filepath.ToSlash(rel)
+				}
+			}
+		}
+		out[i] = c
+	}
+	return out
 }
 
 func writeFile(path string, fill func(*os.File) error) error {

@@ -171,3 +171,95 @@ func TestTurnsOf(t *testing.T) {
 		t.Errorf("%+v", ts)
 	}
 }
+
+// TestRecordingLinks: recordings are linked relative to the report, so the links work wherever the output
+// directory is opened, moved or served from; the CSV names them the same way.
+func TestRecordingLinks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	d := sample()
+	d.Calls[0].Recording = filepath.Join(dir, "recordings", "contact-1_c1.wav")         // absolute, inside
+	d.Calls[1].Recording = filepath.Join("..", "elsewhere", "c2.wav")                   // relative, outside
+	rel, err := filepath.Rel(".", filepath.Join(dir, "recordings", "contact-3_c3.wav")) // relative to the working directory
+	if err != nil {
+		rel = filepath.Join(dir, "recordings", "contact-3_c3.wav")
+	}
+	d.Calls[2].Recording = rel
+	h, c, err := Write(dir, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(h)
+	for _, want := range []string{`<a href="recordings/contact-1_c1.wav">contact-1_c1.wav</a>`,
+		`<a href="recordings/contact-3_c3.wav">contact-3_c3.wav</a>`, `<a href="../elsewhere/c2.wav">c2.wav</a>`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report lacks %s", want)
+		}
+	}
+	f, _ := os.Open(c)
+	defer f.Close()
+	rows, _ := csv.NewReader(f).ReadAll()
+	if rows[1][14] != "recordings/contact-1_c1.wav" {
+		t.Errorf("csv recording %q", rows[1][14])
+	}
+	if d.Calls[0].Recording != filepath.Join(dir, "recordings", "contact-1_c1.wav") {
+		t.Error("Write changed the caller's data")
+	}
+}
+
+// TestUnconnectedCall: an attempt that never connected has no call id; its row says so and names the contact by
+// its masked number and id, rather than showing the contact id where call ids go.
+func TestUnconnectedCall(t *testing.T) {
+	d := sample()
+	d.Calls[3].ID, d.Calls[3].ContactID = "", "contact-4"
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `<tr><td>—</td><td>&#43;86*******0004 <span class="id">contact-4</span></td>`) {
+		t.Errorf("busy row:\n%s", buf.String()[strings.Index(buf.String(), `<table id="calls">`):])
+	}
+	buf.Reset()
+	if err := WriteCSV(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := csv.NewReader(&buf).ReadAll()
+	if rows[0][16] != "contact_id" || rows[4][0] != "" || rows[4][16] != "contact-4" {
+		t.Errorf("csv %v / %v", rows[0], rows[4])
+	}
+}
+
+// TestOnePointSentiment: a chart of one point says that there is no trend to show rather than draw a lone dot.
+func TestOnePointSentiment(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, sample()); err != nil {
+		t.Fatal(err)
+	}
+	if sec := section(t, buf.String(), "sentiment"); !strings.Contains(sec, "only turn 1 has callee utterances") {
+		t.Errorf("sentiment chart: %s", sec)
+	}
+}
+
+// TestCJKFonts: the page names a CJK font of every common system, says it is Chinese when it holds Chinese text,
+// and tells the reader how to fix a machine with no CJK font rather than leave boxes unexplained.
+func TestCJKFonts(t *testing.T) {
+	d := sample()
+	d.Title = "逾期提醒"
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, want := range []string{`<html lang="zh-Hans">`, `"Noto Sans CJK SC"`, `"Microsoft YaHei"`, `"PingFang SC"`,
+		`"WenQuanYi Micro Hei"`, `id="no-cjk-font"`, "fonts-noto-cjk"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %s", want)
+		}
+	}
+	buf.Reset()
+	if err := WriteHTML(&buf, sample()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `<html lang="en">`) {
+		t.Error("an English report is not lang=en")
+	}
+}
