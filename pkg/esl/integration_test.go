@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/esl"
 )
 
@@ -43,31 +42,25 @@ func TestIntegrationCommands(t *testing.T) {
 	}
 }
 
-// TestIntegrationOriginate dials OUTCALL_ESL_ECHO (an endpoint that answers and echoes, e.g. loopback/9196/default
-// on the vanilla dialplan) when set.
+// TestIntegrationOriginate dials the echo extension with the default media (unicast) and requires a tone back at
+// its frequency: a call with no audio fails.
 func TestIntegrationOriginate(t *testing.T) {
+	e := realESL(t, esl.DriverConfig{})
+	c := e.call(t, "echo")
+	defer endCall(t, c)
+	if got := echoTone(t, testCtx(t, 20*time.Second), c.Media(), 1000, 50); got < 980 || got > 1020 {
+		t.Fatalf("echo of a 1 kHz tone peaks at %.0f Hz", got)
+	}
+}
+
+// TestIntegrationStreamMedia runs the media suite over an audio-stream module when FreeSWITCH has one
+// (mod_audio_stream); MediaStream needs its bidirectional mode, MediaBroadcast mod_http_cache as well.
+func TestIntegrationStreamMedia(t *testing.T) {
 	c := realFreeSWITCH(t)
-	ep := os.Getenv("OUTCALL_ESL_ECHO")
-	if ep == "" {
-		t.Skip("set OUTCALL_ESL_ECHO to an echo endpoint (and run mod_audio_stream) to test calls")
+	if out, err := c.API(testCtx(t, 5*time.Second), "module_exists mod_audio_stream"); err != nil || strings.TrimSpace(out) != "true" {
+		t.Skip("FreeSWITCH has no mod_audio_stream loaded: stream and broadcast media need it (unicast does not)")
 	}
-	d, err := esl.NewDriver(c, esl.DriverConfig{MediaListen: os.Getenv("OUTCALL_ESL_MEDIA_LISTEN"),
-		MediaURL: os.Getenv("OUTCALL_ESL_MEDIA_URL")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ctx := testCtx(t, 60*time.Second)
-	cl, err := d.Dial(ctx, call.Request{Endpoint: ep, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 50 {
-		if _, err := cl.Media().Read(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cl.Hangup(ctx, call.CauseNormal); err != nil {
-		t.Fatal(err)
+	for _, mode := range []esl.MediaMode{esl.MediaBroadcast, esl.MediaStream} {
+		t.Run(mode.String(), func(t *testing.T) { runESLSuite(t, realESL(t, esl.DriverConfig{Media: mode})) })
 	}
 }
