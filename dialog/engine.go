@@ -249,7 +249,11 @@ func (s *Script) bindVars(in map[string]any) (map[string]any, error) {
 		}
 		tv, err := convertVar(def.Type, v)
 		if err != nil {
-			wrong = append(wrong, name+": "+err.Error())
+			typ := def.Type
+			if typ == "" {
+				typ = "string"
+			}
+			wrong = append(wrong, fmt.Sprintf("%s is not %s %s: %q", name, article(typ), typ, fmt.Sprint(v)))
 			continue
 		}
 		out[name] = tv
@@ -262,6 +266,13 @@ func (s *Script) bindVars(in map[string]any) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: %s", ErrMissingVariable, strings.Join(append(parts, wrong...), "; "))
 	}
 	return out, nil
+}
+
+func article(typ string) string {
+	if typ == "int" {
+		return "an"
+	}
+	return "a"
 }
 
 // State returns the conversation's state (owned by the Conversation; copy it before changing it).

@@ -130,7 +130,7 @@ nodes:
 	if !errors.Is(err, ErrMissingVariable) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{"amount, name", "days: value abc"} {
+	for _, want := range []string{"missing variable: amount, name", `days is not an int: "abc"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
