@@ -38,36 +38,45 @@ func (s *Server) Kill() { _ = s.cmd.Process.Kill() }
 // Start runs redis-server for tb. It fails the test when redis-server is not installed (make test installs it).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	s, err := Launch(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Launch runs redis-server with its files in dir, for a TestMain (which has no testing.TB); Stop it when done.
+func Launch(dir string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		tb.Fatalf("redistest: redis-server not found on PATH (run `make test`, which installs it): %v", err)
+		return nil, fmt.Errorf("redistest: redis-server not found on PATH (run `make test`, which installs it): %w", err)
 	}
-	dir := tb.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			tb.Fatalf("redistest: %v", err)
+			return nil, fmt.Errorf("redistest: %w", err)
 		}
 		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
 		if err := cmd.Start(); err != nil {
-			tb.Fatalf("redistest: start redis-server: %v", err)
+			return nil, fmt.Errorf("redistest: start redis-server: %w", err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd}
 		if lastErr = s.waitReady(5 * time.Second); lastErr == nil {
-			tb.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				_, _ = cmd.Process.Wait()
-			})
-			return s
+			return s, nil
 		}
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
+		s.Stop()
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-	tb.Fatalf("redistest: redis-server did not become ready: %v\n%s", lastErr, log)
-	return nil
+	return nil, fmt.Errorf("redistest: redis-server did not become ready: %v\n%s", lastErr, log)
+}
+
+// Stop kills the server and waits for it.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Kill()
+	_, _ = s.cmd.Process.Wait()
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
