@@ -179,23 +179,24 @@ func printTable(w io.Writer, rs []*Result) {
 		}
 		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %d | %.2f cores (%.0f %%)%s | %.0f | %s | %.0f KiB%s | %.0f KiB | %.1f | %.2f / %.2f ms%s | %.0f / %.0f ms | %.0f / %.0f µs%s | %.0f / %.0f ms (%d)%s | %.2f%s | %.2f cores |\n",
 			r.Calls, r.LiveMean, r.Completed, r.Started, r.Errors,
-			r.CPUCores, r.CPUPercent, mark(r.Calls >= 2000, r.CPUPercent < 60),
+			r.CPUCores, r.CPUPercent, mark(r.Calls >= 2000, r.CPUPercent < 60, "< 60 %"),
 			r.CPUPerCallUs, floor,
-			r.RSSPerCallKiB, mark(true, r.RSSPerCallKiB <= 256), r.HeapPerCallKiB, r.GoroutinesPerCall,
-			r.JitterP50Ms, r.JitterP99Ms, mark(true, r.JitterP99Ms < 5),
-			r.TurnP50Ms, r.TurnP99Ms, r.ProcP50Us, r.ProcP99Us, mark(r.Calls == 500, r.ProcP99Us < 5000),
-			r.BargeP50Ms, r.BargeP99Ms, r.BargeLeaked, mark(true, r.BargeP99Ms <= 100 && r.BargeLeaked == 0),
-			r.RedisPerTurn, mark(true, r.RedisPerTurn <= 1.0001), r.SimCPUCores)
+			r.RSSPerCallKiB, mark(true, r.RSSPerCallKiB <= 256, "≤ 256 KiB"), r.HeapPerCallKiB, r.GoroutinesPerCall,
+			r.JitterP50Ms, r.JitterP99Ms, mark(true, r.JitterP99Ms < 5, "p99 < 5 ms"),
+			r.TurnP50Ms, r.TurnP99Ms, r.ProcP50Us, r.ProcP99Us, mark(r.Calls == 500, r.ProcP99Us < 5000, "p99 < 5,000 µs"),
+			r.BargeP50Ms, r.BargeP99Ms, r.BargeLeaked, mark(true, r.BargeP99Ms <= 100 && r.BargeLeaked == 0, "p99 ≤ 100 ms, 0 leaked"),
+			r.RedisPerTurn, mark(true, r.RedisPerTurn <= 1.0001, "≤ 1"), r.SimCPUCores)
 	}
 }
 
-// mark returns " ✓" or " ✗" when the target applies, else "".
-func mark(applies, met bool) string {
+// mark returns " ✓" when the target applies and is met, " ✗ (target …)" when it is missed, else "": a miss says
+// what it missed.
+func mark(applies, met bool, target string) string {
 	switch {
 	case !applies:
 		return ""
 	case met:
 		return " ✓"
 	}
-	return " ✗"
+	return " ✗ (target " + target + ")"
 }

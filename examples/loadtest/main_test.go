@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/outcall/outcall/internal/redistest"
 )
 
 // TestMain lets the test binary serve as the simulator process: Run re-executes it with -sim, as the command does
@@ -36,19 +35,25 @@ func TestMain(m *testing.M) {
 // It asserts no timing: the numbers depend on the machine.
 func TestShortRun(t *testing.T) {
 	const calls, turns = 20, 2
-	srv := redistest.Start(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g0 := runtime.NumGoroutine()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	// The command's own redis-server launcher, so that the test needs nothing of the repository's internals and
+	// runs in a copy of the directory too.
+	srv, err := startRedis(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	g0 := runtime.NumGoroutine()
 	// A 500 ms jitter buffer: under `make test` the two processes share the cores with every other package's tests,
 	// and a starved simulator sends its packets in bursts later than the default 60 ms buffer waits for; the fake
 	// recognizer cannot survive a lost frame (BENCHMARKS.md).
 	res, err := Run(ctx, Config{Calls: calls, Rate: 20, Turns: turns, For: 3 * time.Second, WholeRun: true,
-		JitterDepth: 25, RedisURL: srv.URL(), Sim: []string{exe, "-sim"}})
+		JitterDepth: 25, RedisURL: srv.url, Sim: []string{exe, "-sim"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +95,20 @@ func TestShortRun(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > g0+2 {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines left after the run, %d before:\n%s", n, g0, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestTableNamesMissedTargets: a missed target is marked with the target it missed, not a bare ✗.
+func TestTableNamesMissedTargets(t *testing.T) {
+	var b strings.Builder
+	printTable(&b, []*Result{{Calls: 500, RSSPerCallKiB: 300, JitterP99Ms: 1, ProcP99Us: 6000, BargeP99Ms: 80, RedisPerTurn: 1}})
+	row := strings.Split(strings.TrimSpace(b.String()), "\n")[2]
+	for _, want := range []string{"300 KiB ✗ (target ≤ 256 KiB)", "6000 µs ✗ (target p99 < 5,000 µs)", "1.00 ms ✓", "1.00 ✓"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("row lacks %q: %s", want, row)
+		}
+	}
+	if strings.Contains(row, "✗ |") {
+		t.Errorf("a bare ✗: %s", row)
 	}
 }
