@@ -88,6 +88,9 @@ type Slot struct {
 	Kind    string              `yaml:"kind"`    // number, amount, date, time, yesno, digits, enum, text; default text
 	Pattern string              `yaml:"pattern"` // optional regexp; its first group (or whole match) is the raw value
 	Values  map[string][]string `yaml:"values"`  // enum: value → keywords that select it
+	// Sensitive marks a value that proves who the callee is (the tail of an id number, a PIN): programs print it
+	// masked, as they print key presses.
+	Sensitive bool `yaml:"sensitive"`
 
 	re *regexp.Regexp
 }

@@ -244,7 +244,9 @@ func TestHealthcareScript(t *testing.T) {
 			notify: []string{"webhook:血压120/80"}},
 		{name: "glucose high", vars: map[string]any{"name": "周先生", "scenario": "followup", "condition": "diabetes"},
 			inputs: []Input{Say("有点乏力"), Say("有时候忘了吃,没有每天吃"), Say("八点五")},
-			tags:   []string{"glucose_abnormal", "doctor_alert"}, slots: map[string]any{"glucose": 8.5, "adherent": false}},
+			tags:   []string{"glucose_abnormal", "doctor_alert"}, slots: map[string]any{"glucose": 8.5, "adherent": false},
+			// The diabetic patient's alert gives the glucose, not an unmeasured "血压0/0".
+			notify: []string{"alert:指标异常:周先生 血糖8.5 症状乏力"}},
 		{name: "education repeated", vars: map[string]any{"name": "吴女士", "scenario": "education"},
 			inputs: []Input{Say("再听一遍"), Say("不用了,听清楚了")},
 			path:   []string{"scenario", "education", "education", "edu_bye"}, tags: []string{"education_repeated", "education_done"}},

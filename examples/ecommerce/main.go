@@ -10,9 +10,9 @@ import (
 	_ "embed"
 
 	"github.com/outcall/outcall/dialog"
-	"github.com/outcall/outcall/internal/exampleenv"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
+	"github.com/outcall/outcall/pkg/outbound"
 )
 
 //go:embed script.yaml
@@ -35,15 +35,15 @@ var contacts = []campaign.Contact{
 }
 
 var callees = map[string]callee.Script{
-	"+8613800002001": exampleenv.Person("喂?", "对,没问题"),
-	"+8613800002002": exampleenv.Person("喂", "不对,地址变了", "北京市朝阳区建国路88号"),
-	"+8613800002003": exampleenv.Person("喂,你好", "那改到后天送吧"),
-	"+8613800002004": exampleenv.Person("喂", "好啊,发给我看看"),
-	"+8613800002005": exampleenv.Person("喂?", "不需要,谢谢"),
-	"+8613800002006": exampleenv.Person("喂", "嗯,可以接受", "好的,我会去改评价"),
+	"+8613800002001": outbound.Person("喂?", "对,没问题"),
+	"+8613800002002": outbound.Person("喂", "不对,地址变了", "北京市朝阳区建国路88号"),
+	"+8613800002003": outbound.Person("喂,你好", "那改到后天送吧"),
+	"+8613800002004": outbound.Person("喂", "好啊,发给我看看"),
+	"+8613800002005": outbound.Person("喂?", "不需要,谢谢"),
+	"+8613800002006": outbound.Person("喂", "嗯,可以接受", "好的,我会去改评价"),
 }
 
-var example = exampleenv.Example{
+var app = outbound.App{
 	Name: "ecommerce", Title: "电商外呼 · ecommerce", Script: script, ScriptFile: "ecommerce/script.yaml",
 	Contacts: contacts, Callees: callees,
 	// Confirmed orders, accepted new delivery dates, interested lapsed customers and recovered reviews count as
@@ -58,4 +58,4 @@ var example = exampleenv.Example{
 	},
 }
 
-func main() { exampleenv.Main(example) }
+func main() { app.Main() }

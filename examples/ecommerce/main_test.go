@@ -6,16 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outcall/outcall/internal/exampleenv"
+	"github.com/outcall/outcall/pkg/outbound"
+	"github.com/outcall/outcall/pkg/outbound/outboundtest"
 )
 
 func TestEcommerce(t *testing.T) {
 	ctx := context.Background()
-	res, err := example.RunForTest(ctx, t.TempDir(), io.Discard)
+	res, err := outboundtest.Run(ctx, app, outbound.Asterisk, t.TempDir(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exampleenv.Check(t, res.Records, []exampleenv.Expect{
+	outboundtest.Check(t, res.Records, []outboundtest.Expect{
 		{ID: "order", Tags: []string{"order_confirmed"}, Turns: 2},
 		{ID: "order-address", Tags: []string{"order_confirmed", "address_changed"}, Slots: map[string]any{"new_address": "北京市朝阳区建国路88号"}, Turns: 3},
 		{ID: "logistics", Tags: []string{"logistics_rescheduled"}, Slots: map[string]any{"new_date": time.Now().AddDate(0, 0, 2).Format(time.DateOnly)}},

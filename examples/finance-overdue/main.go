@@ -10,9 +10,9 @@ import (
 	_ "embed"
 
 	"github.com/outcall/outcall/dialog"
-	"github.com/outcall/outcall/internal/exampleenv"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
+	"github.com/outcall/outcall/pkg/outbound"
 )
 
 //go:embed script.yaml
@@ -29,18 +29,18 @@ var contacts = []campaign.Contact{
 
 // How each simulated callee answers.
 var callees = map[string]callee.Script{
-	"+8613800001001": exampleenv.Person("喂?", "好的,我明天就还"),
-	"+8613800001002": exampleenv.Person("喂,你好", "可以,我下周一先还九百"),
-	"+8613800001003": exampleenv.Person("喂", "我已经还了"),
-	"+8613800001004": exampleenv.Person("喂,哪位"),
-	"+8613800001005": exampleenv.Person("喂", "烦死了!天天打电话骚扰,我没钱,还不上!"),
+	"+8613800001001": outbound.Person("喂?", "好的,我明天就还"),
+	"+8613800001002": outbound.Person("喂,你好", "可以,我下周一先还九百"),
+	"+8613800001003": outbound.Person("喂", "我已经还了"),
+	"+8613800001004": outbound.Person("喂,哪位"),
+	"+8613800001005": outbound.Person("喂", "烦死了!天天打电话骚扰,我没钱,还不上!"),
 }
 
-var example = exampleenv.Example{
+var app = outbound.App{
 	Name: "finance-overdue", Title: "逾期提醒 · finance-overdue", Script: script, ScriptFile: "finance-overdue/script.yaml",
 	Contacts: contacts, Callees: callees,
 	// The campaign's goal: a promise to pay (amount and date captured as slots).
 	Success: func(r dialog.Result) bool { return r.Outcome.Has("promise_to_pay") },
 }
 
-func main() { exampleenv.Main(example) }
+func main() { app.Main() }

@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/outcall/outcall/dialog"
-	"github.com/outcall/outcall/internal/exampleenv"
+	"github.com/outcall/outcall/pkg/outbound"
+	"github.com/outcall/outcall/pkg/outbound/outboundtest"
 )
 
 // TestFinanceOverdue runs the example on both simulated PBXs (the Asterisk simulator through the ari driver, the
 // FreeSWITCH fake through the esl driver) and checks each contact's outcome, the alerts and the SMS.
 func TestFinanceOverdue(t *testing.T) {
 	for _, pbx := range []struct{ name, banner string }{
-		{exampleenv.PBXAsterisk, "5 calls on the embedded Asterisk simulator (aritest)"},
-		{exampleenv.PBXFreeSWITCH, "5 calls on the FreeSWITCH simulator (esltest)"},
+		{outbound.Asterisk, "5 calls on the embedded Asterisk simulator (aritest)"},
+		{outbound.FreeSWITCH, "5 calls on the FreeSWITCH simulator (esltest)"},
 	} {
 		t.Run(pbx.name, func(t *testing.T) { testFinanceOverdue(t, pbx.name, pbx.banner) })
 	}
@@ -26,14 +27,14 @@ func TestFinanceOverdue(t *testing.T) {
 func testFinanceOverdue(t *testing.T, pbx, banner string) {
 	ctx := context.Background()
 	var out bytes.Buffer
-	res, err := example.RunForTestEnv(ctx, exampleenv.DefaultOn(pbx), t.TempDir(), &out)
+	res, err := outboundtest.Run(ctx, app, pbx, t.TempDir(), &out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), banner) {
 		t.Errorf("the first line does not say %q:\n%s", banner, out.String())
 	}
-	recs := exampleenv.ByID(res.Records)
+	recs := outboundtest.ByID(res.Records)
 	tomorrow := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
 	cases := []struct {
 		id       string

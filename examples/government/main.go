@@ -10,9 +10,9 @@ import (
 	_ "embed"
 
 	"github.com/outcall/outcall/dialog"
-	"github.com/outcall/outcall/internal/exampleenv"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
+	"github.com/outcall/outcall/pkg/outbound"
 )
 
 //go:embed script.yaml
@@ -29,20 +29,20 @@ var contacts = []campaign.Contact{
 }
 
 var callees = map[string]callee.Script{
-	"+8613800004001": exampleenv.Person("喂?", "好的,想看看", "是的,户口在本市", "是的,满了"),
-	"+8613800004002": exampleenv.Person("喂", "可以", "不是,我户口在外地", "是的"),
+	"+8613800004001": outbound.Person("喂?", "好的,想看看", "是的,户口在本市", "是的,满了"),
+	"+8613800004002": outbound.Person("喂", "可以", "不是,我户口在外地", "是的"),
 	// The identity check is answered on the keypad.
 	"+8613800004003": func() callee.Script {
-		s := exampleenv.Person("喂,你好")
+		s := outbound.Person("喂,你好")
 		s.Steps = append(s.Steps, callee.Step{Action: callee.Press, When: callee.AfterBot, Digits: "1234"},
-			exampleenv.Reply("对,没错"))
+			outbound.Reply("对,没错"))
 		return s
 	}(),
-	"+8613800004004": exampleenv.Person("喂", "南山区路灯坏了好几天,很危险"),
-	"+8613800004005": exampleenv.Person("喂?", "小区附近噪音太大了", "在东城"),
+	"+8613800004004": outbound.Person("喂", "南山区路灯坏了好几天,很危险"),
+	"+8613800004005": outbound.Person("喂?", "小区附近噪音太大了", "在东城"),
 }
 
-var example = exampleenv.Example{
+var app = outbound.App{
 	Name: "government", Title: "政务外呼 · government", Script: script, ScriptFile: "government/script.yaml",
 	Contacts: contacts, Callees: callees,
 	Success: func(r dialog.Result) bool {
@@ -50,4 +50,4 @@ var example = exampleenv.Example{
 	},
 }
 
-func main() { exampleenv.Main(example) }
+func main() { app.Main() }

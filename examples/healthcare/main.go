@@ -10,9 +10,9 @@ import (
 	_ "embed"
 
 	"github.com/outcall/outcall/dialog"
-	"github.com/outcall/outcall/internal/exampleenv"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
+	"github.com/outcall/outcall/pkg/outbound"
 )
 
 //go:embed script.yaml
@@ -31,14 +31,14 @@ var contacts = []campaign.Contact{
 }
 
 var callees = map[string]callee.Script{
-	"+8613800003001": exampleenv.Person("喂?", "可以,我会按时去"),
-	"+8613800003002": exampleenv.Person("喂", "好的,能去"),
-	"+8613800003003": exampleenv.Person("喂,你好", "最近有点头晕", "是的,每天都吃", "高压一百五,低压九十五"),
-	"+8613800003004": exampleenv.Person("喂", "没有不舒服", "是的,按时吃", "六点二"),
-	"+8613800003005": exampleenv.Person("喂?", "再听一遍", "不用了,听清楚了"),
+	"+8613800003001": outbound.Person("喂?", "可以,我会按时去"),
+	"+8613800003002": outbound.Person("喂", "好的,能去"),
+	"+8613800003003": outbound.Person("喂,你好", "最近有点头晕", "是的,每天都吃", "高压一百五,低压九十五"),
+	"+8613800003004": outbound.Person("喂", "没有不舒服", "是的,按时吃", "六点二"),
+	"+8613800003005": outbound.Person("喂?", "再听一遍", "不用了,听清楚了"),
 }
 
-var example = exampleenv.Example{
+var app = outbound.App{
 	Name: "healthcare", Title: "医疗健康外呼 · healthcare", Script: script, ScriptFile: "healthcare/script.yaml",
 	Contacts: contacts, Callees: callees,
 	Success: func(r dialog.Result) bool {
@@ -46,4 +46,4 @@ var example = exampleenv.Example{
 	},
 }
 
-func main() { exampleenv.Main(example) }
+func main() { app.Main() }

@@ -10,9 +10,9 @@ import (
 	_ "embed"
 
 	"github.com/outcall/outcall/dialog"
-	"github.com/outcall/outcall/internal/exampleenv"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
+	"github.com/outcall/outcall/pkg/outbound"
 )
 
 //go:embed script.yaml
@@ -25,15 +25,15 @@ var contacts = []campaign.Contact{
 
 var callees = map[string]callee.Script{
 	// Asks a knowledge-base question, then shows interest: the model should record it and end the call.
-	"+8613800005001": exampleenv.Person("喂?", "方便,年费怎么收", "听起来不错,我有兴趣"),
+	"+8613800005001": outbound.Person("喂?", "方便,年费怎么收", "听起来不错,我有兴趣"),
 	// Asks for a person at once: the built-in handler transfers without asking the model.
-	"+8613800005002": exampleenv.Person("喂", "我要转人工"),
+	"+8613800005002": outbound.Person("喂", "我要转人工"),
 }
 
-var example = exampleenv.Example{
+var app = outbound.App{
 	Name: "llm-agent", Title: "LLM agent · llm-agent", Script: script, ScriptFile: "llm-agent/script.yaml",
 	Contacts: contacts, Callees: callees,
 	Success: func(r dialog.Result) bool { return r.Outcome.Has("interested") },
 }
 
-func main() { exampleenv.Main(example) }
+func main() { app.Main() }

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/outcall/outcall/ari"
-	"github.com/outcall/outcall/internal/exampleenv"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/outbound"
+	"github.com/outcall/outcall/pkg/outbound/outboundtest"
 )
 
 // TestQuickstart runs the front door on both simulated PBXs — the Asterisk simulator through the ari driver, the
@@ -20,8 +21,8 @@ import (
 // each.
 func TestQuickstart(t *testing.T) {
 	for _, pbx := range []struct{ name, banner string }{
-		{exampleenv.PBXAsterisk, "5 calls on the embedded Asterisk simulator (aritest)"},
-		{exampleenv.PBXFreeSWITCH, "5 calls on the FreeSWITCH simulator (esltest)"},
+		{outbound.Asterisk, "5 calls on the embedded Asterisk simulator (aritest)"},
+		{outbound.FreeSWITCH, "5 calls on the FreeSWITCH simulator (esltest)"},
 	} {
 		t.Run(pbx.name, func(t *testing.T) { testQuickstart(t, pbx.name, pbx.banner) })
 	}
@@ -32,12 +33,13 @@ func testQuickstart(t *testing.T, pbx, banner string) {
 	defer cancel()
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	defer exampleenv.TestLock()()
+	defer outboundtest.Lock()()
 	start := time.Now()
-	recs, err := run(ctx, exampleenv.DefaultOn(pbx), config{Out: out}, &stdout, io.Discard)
+	res, err := app.Run(ctx, outbound.Simulated(pbx), outbound.Options{Out: out}, &stdout, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	recs := res.Records
 	t.Logf("quickstart on %s ran in %s (its target, < 30 s, is measured in BENCHMARKS.md, not asserted here)", pbx, time.Since(start).Round(100*time.Millisecond))
 	want := []struct {
 		dial          call.Outcome
@@ -109,9 +111,9 @@ func testQuickstart(t *testing.T, pbx, banner string) {
 
 // TestRealAsteriskNeedsContacts: with ARI_URL set, the built-in simulated contacts make no sense.
 func TestRealAsteriskNeedsContacts(t *testing.T) {
-	env := exampleenv.Default()
+	env := outbound.Simulated(outbound.Asterisk)
 	env.ARI = &ari.Config{URL: "http://127.0.0.1:1", App: "outcall"}
-	_, err := run(context.Background(), env, config{Out: t.TempDir()}, io.Discard, io.Discard)
+	_, err := app.Run(context.Background(), env, outbound.Options{Out: t.TempDir()}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-contacts") {
 		t.Fatalf("err = %v", err)
 	}

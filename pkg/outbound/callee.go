@@ -1,4 +1,4 @@
-package exampleenv
+package outbound
 
 import (
 	"time"
@@ -7,12 +7,13 @@ import (
 	"github.com/outcall/outcall/tts/ttstest"
 )
 
-// Reply is a callee step that says text once the bot has finished its prompt.
+// Reply is a simulated callee's step that says text once the bot has finished its prompt. The words are rendered as
+// the fake TTS renders them, which the fake recognizer (ASR=fake) reads back exactly.
 func Reply(text string) callee.Step { return say(callee.AfterBot, 0, text) }
 
-// SayAt is a callee step that says text at offset after answer, whatever the bot is doing (a greeting, or a
+// sayAt is a callee step that says text at offset after answer, whatever the bot is doing (a greeting, or a
 // barge-in over the prompt).
-func SayAt(offset time.Duration, text string) callee.Step { return say(callee.At, offset, text) }
+func sayAt(offset time.Duration, text string) callee.Step { return say(callee.At, offset, text) }
 
 func say(when callee.Trigger, offset time.Duration, text string) callee.Step {
 	pcm, err := ttstest.Render(text, 8000)
@@ -28,28 +29,28 @@ func say(when callee.Trigger, offset time.Duration, text string) callee.Step {
 // it exists is lost, as on a real PBX, so the greeting waits for it.
 const greetAt = 1200 * time.Millisecond
 
-// Person is a callee who answers after half a second with a short greeting ("喂?"), then gives each reply after
+// Person is a simulated callee who answers after half a second with a short greeting ("喂?"), then gives each reply after
 // the bot's next prompt. The answer classifier hears a short greeting followed by silence: a person.
 func Person(greeting string, replies ...string) callee.Script {
-	s := callee.Script{Name: greeting, AnswerAfter: 500 * time.Millisecond, Steps: []callee.Step{SayAt(greetAt, greeting)}}
+	s := callee.Script{Name: greeting, AnswerAfter: 500 * time.Millisecond, Steps: []callee.Step{sayAt(greetAt, greeting)}}
 	for _, r := range replies {
 		s.Steps = append(s.Steps, Reply(r))
 	}
 	return s
 }
 
-// Machine is an answering machine: a long greeting, then silence until the bot hangs up.
+// Machine is a simulated answering machine: a long greeting, then silence until the bot hangs up.
 func Machine(greeting string) callee.Script {
 	return callee.Script{Name: "voicemail", AnswerAfter: 300 * time.Millisecond, HangupAfterSteps: true, Steps: []callee.Step{
-		SayAt(greetAt, greeting),
+		sayAt(greetAt, greeting),
 		{Action: callee.Silence, When: callee.Now, Duration: 4 * time.Second},
 	}}
 }
 
-// Busy is a line that is busy.
+// Busy is a simulated line that is busy.
 func Busy() callee.Script { return callee.Script{Name: "busy", Answer: callee.Busy} }
 
-// Agent is the human agent transfers reach on the simulator: a greeting, then it hangs up.
-func Agent() callee.Script {
-	return callee.Script{Name: "agent", HangupAfterSteps: true, Steps: []callee.Step{SayAt(greetAt, "您好,人工客服为您服务")}}
+// agent is the human agent transfers reach on the simulator: a greeting, then it hangs up.
+func agent() callee.Script {
+	return callee.Script{Name: "agent", HangupAfterSteps: true, Steps: []callee.Step{sayAt(greetAt, "您好,人工客服为您服务")}}
 }

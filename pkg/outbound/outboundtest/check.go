@@ -1,10 +1,17 @@
-package exampleenv
+// Package outboundtest helps test programs built on package outbound: run an App on the simulator with the
+// default environment, check each contact's call against what the script should have done, and take turns with
+// the other call-running tests of the machine.
+package outboundtest
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/outcall/outcall/dialog"
+	"github.com/outcall/outcall/pkg/outbound"
 )
 
 // Expect is what an example's test requires of one contact's call.
@@ -18,13 +25,13 @@ type Expect struct {
 }
 
 // Check fails t for every record that does not meet its expectation, logging that call's turns.
-func Check(t testing.TB, recs []Record, want []Expect) {
+func Check(t testing.TB, recs []outbound.Record, want []Expect) {
 	t.Helper()
 	by := ByID(recs)
 	for _, w := range want {
 		r, ok := by[w.ID]
 		if !ok || r.Result == nil {
-			t.Errorf("%s: no dialog result: dial %s class %v err %v", w.ID, r.Dial, r.Class, firstErr(r.Err, r.DialErr))
+			t.Errorf("%s: no dialog result: dial %s class %v err %v dial err %v", w.ID, r.Dial, r.Class, r.Err, r.DialErr)
 			continue
 		}
 		bad := false
@@ -64,4 +71,31 @@ func Check(t testing.TB, recs []Record, want []Expect) {
 			}
 		}
 	}
+}
+
+// ByID indexes records by contact id.
+func ByID(recs []outbound.Record) map[string]outbound.Record {
+	m := make(map[string]outbound.Record, len(recs))
+	for _, r := range recs {
+		m[r.Contact.ID] = r
+	}
+	return m
+}
+
+// Timeout bounds one Run.
+const Timeout = 50 * time.Second
+
+// Run runs app on the simulator of pbx (outbound.Asterisk or outbound.FreeSWITCH) with nothing else set, its
+// output in dir and its program output to stdout (logs are discarded). It takes its turn (Lock) and gets Timeout
+// from then on; ctx still cancels it.
+func Run(ctx context.Context, app outbound.App, pbx, dir string, stdout io.Writer) (outbound.Result, error) {
+	return RunEnv(ctx, app, outbound.Simulated(pbx), dir, stdout)
+}
+
+// RunEnv is Run in env.
+func RunEnv(ctx context.Context, app outbound.App, env outbound.Env, dir string, stdout io.Writer) (outbound.Result, error) {
+	defer Lock()()
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	return app.Run(ctx, env, outbound.Options{Out: dir}, stdout, io.Discard)
 }

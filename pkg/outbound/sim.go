@@ -1,4 +1,4 @@
-package exampleenv
+package outbound
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/outcall/outcall/pkg/esl/esltest"
 )
 
-// Simulator is the embedded PBX the calls reach when no real one is configured: the Asterisk simulator (aritest)
-// or the FreeSWITCH fake (esltest). Examples see only what they use of it, so they run on either.
+// Simulator is the built-in PBX the calls reach when no real one is configured: the Asterisk simulator (aritest)
+// or the FreeSWITCH fake (esltest). Programs see only what they use of it, so they run on either.
 type Simulator interface {
 	// AddCallee makes number (digits, no "+") answer with the script.
 	AddCallee(number string, s callee.Script) error
-	// Endpoint returns a dial string this simulator resolves to the number ep reaches (see EndpointNumber), for
+	// Endpoint returns a dial string this simulator resolves to the number ep reaches (see Platform.AddCallee), for
 	// scripts written with another PBX's dial strings (a transfer to PJSIP/agent@trunk).
 	Endpoint(ep string) string
 	// String names the simulator and its address.
@@ -76,7 +76,7 @@ func (s *freeswitchSim) Endpoint(ep string) string {
 	if fakeFSDials(ep) {
 		return ep
 	}
-	return fsGateway + EndpointNumber(ep)
+	return fsGateway + endpointNumber(ep)
 }
 
 func (s *freeswitchSim) String() string { return "FreeSWITCH simulator (esltest) on " + s.fs.Addr() }

@@ -1,18 +1,20 @@
-package exampleenv
+package outbound
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
 
 func TestFromEnv(t *testing.T) {
 	cases := []struct {
-		name string
-		env  map[string]string
-		errs []string // substrings the error must hold; none: no error
-		sim  bool
-		pbx  string // the PBX chosen; empty: not checked
-		dial string // the dial endpoint template; empty: not checked
+		name  string
+		env   map[string]string
+		errs  []string // substrings the error must hold; none: no error
+		sim   bool
+		pbx   string // the PBX chosen; empty: not checked
+		dial  string // the dial endpoint template; empty: not checked
+		check func(Env) bool
 	}{
 		{name: "nothing set: simulator", env: nil, sim: true, pbx: "asterisk", dial: "PJSIP/{number}@trunk"},
 		{name: "freeswitch simulator", env: map[string]string{"PBX": "freeswitch"}, sim: true, pbx: "freeswitch",
@@ -41,6 +43,25 @@ func TestFromEnv(t *testing.T) {
 			"DIAL_ENDPOINT": "PJSIP/{number}@trunk"}, errs: []string{"ARI_USERNAME and ARI_PASSWORD together"}},
 		{name: "ari password without url", env: map[string]string{"ARI_PASSWORD": "p", "ARI_USERNAME": "u"}, errs: []string{"missing ARI_URL"}},
 		{name: "endpoint without placeholder", env: map[string]string{"DIAL_ENDPOINT": "PJSIP/100@trunk"}, errs: []string{"no {number}"}},
+		{name: "ari transport and format", env: map[string]string{"ARI_TRANSPORT": "AudioSocket", "ARI_FORMAT": "slin16"}, sim: true,
+			check: func(e Env) bool { return e.ARITransport == "audiosocket" && e.ARIFormat == "slin16" }},
+		{name: "ari websocket", env: map[string]string{"ARI_TRANSPORT": "websocket"}, sim: true,
+			check: func(e Env) bool { return e.ARITransport == "websocket" && e.ARIFormat == "" }},
+		{name: "unknown ari transport", env: map[string]string{"ARI_TRANSPORT": "sctp"}, errs: []string{`ARI_TRANSPORT="sctp": want rtp, audiosocket or websocket`}},
+		{name: "unknown ari format", env: map[string]string{"ARI_FORMAT": "alaw"}, errs: []string{`ARI_FORMAT="alaw": want ulaw or slin16`}},
+		{name: "fs media", env: map[string]string{"PBX": "freeswitch", "FS_MEDIA": "broadcast"}, sim: true,
+			check: func(e Env) bool { return e.FSMedia == "broadcast" }},
+		{name: "fs media unicast passes through", env: map[string]string{"FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "x",
+			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}", "FS_MEDIA": "unicast"}, check: func(e Env) bool { return e.FSMedia == "unicast" }},
+		{name: "unknown fs media", env: map[string]string{"PBX": "freeswitch", "FS_MEDIA": "rtp"}, errs: []string{`FS_MEDIA="rtp": want unicast, stream or broadcast`}},
+		{name: "fs media on asterisk", env: map[string]string{"FS_MEDIA": "stream"}, errs: []string{"FS_MEDIA is for FreeSWITCH"}},
+		{name: "ari transport on freeswitch", env: map[string]string{"PBX": "freeswitch", "ARI_TRANSPORT": "rtp"}, errs: []string{"ARI_TRANSPORT and ARI_FORMAT are for Asterisk"}},
+		{name: "malformed redis url", env: map[string]string{"REDIS_URL": "localhost:6379"}, errs: []string{`REDIS_URL "localhost:6379"`, "redis://host:6379/0"}},
+		{name: "redis url", env: map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}, sim: true},
+		{name: "malformed ari url", env: map[string]string{"ARI_URL": "127.0.0.1:8088", "DIAL_ENDPOINT": "PJSIP/{number}@t"}, errs: []string{`ARI_URL "127.0.0.1:8088": want http(s)://host:port`}},
+		{name: "malformed openai base", env: map[string]string{"LLM_MODEL": "m", "OPENAI_BASE_URL": "127.0.0.1:11434"}, errs: []string{"OPENAI_BASE_URL"}},
+		{name: "every problem at once", env: map[string]string{"ARI_TRANSPORT": "x", "ASR": "y", "TTS": "z"},
+			errs: []string{"ARI_TRANSPORT", "ASR=\"y\"", "TTS=\"z\""}},
 		{name: "freeswitch without password", env: map[string]string{"FS_ESL_ADDR": "127.0.0.1:8021"}, errs: []string{"FS_ESL_ADDR and FS_ESL_PASSWORD together"}},
 		{name: "freeswitch", env: map[string]string{"FS_ESL_ADDR": "10.0.0.6:8021", "FS_ESL_PASSWORD": "ClueCon",
 			"DIAL_ENDPOINT": "sofia/gateway/trunk/{number}"}},
@@ -73,10 +94,13 @@ func TestFromEnv(t *testing.T) {
 				if tc.dial != "" && e.DialEndpoint != tc.dial {
 					t.Errorf("DialEndpoint %q, want %q", e.DialEndpoint, tc.dial)
 				}
+				if tc.check != nil && !tc.check(e) {
+					t.Errorf("env %+v", e)
+				}
 				return
 			}
-			if err == nil {
-				t.Fatal("want an error")
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err %v, want ErrConfig", err)
 			}
 			for _, s := range tc.errs {
 				if !strings.Contains(err.Error(), s) {
@@ -85,10 +109,10 @@ func TestFromEnv(t *testing.T) {
 			}
 		})
 	}
-	if d := Default(); !d.Simulated() || d.PBX != PBXAsterisk || d.ASR != "fake" || d.TTS != "fake" || d.MediaHost != "127.0.0.1" || d.DialEndpoint == "" {
+	if d := Simulated(Asterisk); !d.Simulated() || d.PBX != Asterisk || d.ASR != "fake" || d.TTS != "fake" || d.MediaHost != "127.0.0.1" || d.DialEndpoint == "" {
 		t.Errorf("default %+v", d)
 	}
-	if d := DefaultOn(PBXFreeSWITCH); !d.Simulated() || d.PBX != PBXFreeSWITCH || d.DialEndpoint != "sofia/gateway/trunk/{number}" {
+	if d := Simulated(FreeSWITCH); !d.Simulated() || d.PBX != FreeSWITCH || d.DialEndpoint != "sofia/gateway/trunk/{number}" {
 		t.Errorf("default on freeswitch %+v", d)
 	}
 }
@@ -97,7 +121,7 @@ func TestEndpointNumber(t *testing.T) {
 	for in, want := range map[string]string{"PJSIP/collections-queue": "collections-queue", "PJSIP/8001@trunk": "8001",
 		"Local/agent@outcall-test": "agent", "SIP/trunk/sip:13800138000@host": "13800138000",
 		"sofia/gateway/trunk/agent": "agent", "loopback/8001": "8001"} {
-		if got := EndpointNumber(in); got != want {
+		if got := endpointNumber(in); got != want {
 			t.Errorf("%s: %q, want %q", in, got, want)
 		}
 	}

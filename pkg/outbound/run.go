@@ -1,4 +1,4 @@
-package exampleenv
+package outbound
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 	"github.com/outcall/outcall/report"
 )
 
-// Campaign is one example run: a script, its contacts and what to do with the calls.
+// Campaign is one run of a script over a list of contacts, for Run.
 type Campaign struct {
-	ID          string             // campaign id; default "example"
+	ID          string             // campaign id; default "campaign"
 	Script      *dialog.Script     // the call script; required
 	Contacts    []campaign.Contact // who to call; required
 	Concurrency int                // calls at once; default: all contacts
@@ -41,9 +41,10 @@ type Campaign struct {
 // Record is what happened to one contact.
 type Record struct {
 	Contact   campaign.Contact
-	Masked    string // the phone number masked for printing
-	Start     time.Time
-	End       time.Time
+	Masked    string                   // the phone number masked for printing
+	CallID    string                   // the call's id on the PBX side (ARI channel, FreeSWITCH uuid); empty when not connected
+	Start     time.Time                // dialing began
+	End       time.Time                // the call (or the attempt) ended
 	Dial      call.Outcome             // Answered, Busy, NoAnswer, ...
 	DialErr   error                    // why an unanswered attempt ended
 	Class     *campaign.Classification // nil when not answered (or the call ended before it was classified)
@@ -51,7 +52,9 @@ type Record struct {
 	Err       error                    // a failure while handling the answered call
 	Recording string                   // stereo WAV: callee left, bot right
 	Outcome   string                   // one word: busy, machine, confirmed, transferred, ...
-	Success   bool
+	Success   bool                     // the call reached the campaign's goal (Campaign.Success)
+
+	sensitive map[string]bool // the script's sensitive slots, printed masked
 }
 
 // DefaultOutcome names a dialog result: transferred for a transfer, callback, opt_out, no_response, hangup for a
@@ -75,10 +78,10 @@ func DefaultOutcome(r dialog.Result) string {
 	return "completed"
 }
 
-// ReportCall converts the record for the report.
-func (r Record) ReportCall() report.Call {
-	c := report.Call{ID: r.Contact.ID, Contact: r.Masked, Start: r.Start, End: r.End, Dial: r.Dial.String(),
-		Outcome: r.Outcome, Success: r.Success, Recording: r.Recording}
+// reportCall converts the record for the report.
+func (r Record) reportCall() report.Call {
+	c := report.Call{ID: r.CallID, ContactID: r.Contact.ID, Contact: r.Masked, Start: r.Start, End: r.End,
+		Dial: r.Dial.String(), Outcome: r.Outcome, Success: r.Success, Recording: r.Recording}
 	if r.Class != nil {
 		c.Class = string(r.Class.Class)
 	}
@@ -91,7 +94,7 @@ func (r Record) ReportCall() report.Call {
 		c.Completed = res.Outcome.End == dialog.EndHangup || res.Outcome.End == dialog.EndTransfer
 	}
 	if err := firstErr(r.Err, r.DialErr); err != nil && r.Dial != call.Busy && r.Dial != call.NoAnswer {
-		c.Error = err.Error()
+		c.Error = redactor.Redact(err.Error())
 	}
 	return c
 }
@@ -105,25 +108,29 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// Report builds the report data of a run.
+// Report is the campaign report (report.Write) of a run's records, titled title.
 func Report(id, title string, recs []Record) report.Data {
 	d := report.Data{Title: title, Campaign: id, Generated: time.Now()}
 	for _, r := range recs {
-		d.Calls = append(d.Calls, r.ReportCall())
+		d.Calls = append(d.Calls, r.reportCall())
 	}
 	return d
 }
 
-// RunCampaign calls every contact: dial, answer classification (campaign.ClassifyingHandler), then the dialog for
-// a person, recording each answered call in stereo. With Redis (REDIS_URL) the contacts run through
-// campaign.Runner (leases, gates, pacing); otherwise directly, with the same handler. Records come back in
-// contact order.
-func RunCampaign(ctx context.Context, p *Platform, c Campaign) ([]Record, error) {
+// Run calls every contact: dial, answer classification (campaign.ClassifyingHandler), then the dialog for a
+// person, recording each answered call in stereo (callee left, bot right) into OutDir/recordings. With Redis
+// (REDIS_URL) the contacts go through campaign.Runner (leases, gates, pacing, retries); otherwise this process dials
+// them directly with the same handler. Phone numbers are read as campaign.NormalizePhone reads them; a contact
+// without an id gets "contact-<n>", its position.
+//
+// Records come back in contact order. When ctx ends (Ctrl-C), the live calls are hung up and Run returns ctx's
+// error with the records so far.
+func Run(ctx context.Context, p *Platform, c Campaign) ([]Record, error) {
 	if c.Script == nil || len(c.Contacts) == 0 {
-		return nil, errors.New("exampleenv: a campaign needs a script and contacts")
+		return nil, errors.New("outbound: a campaign needs a script and contacts")
 	}
 	if c.ID == "" {
-		c.ID = "example"
+		c.ID = "campaign"
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = len(c.Contacts)
@@ -145,14 +152,29 @@ func RunCampaign(ctx context.Context, p *Platform, c Campaign) ([]Record, error)
 			return nil, err
 		}
 	}
+	c.Contacts = append([]campaign.Contact(nil), c.Contacts...)
+	sensitive := map[string]bool{}
+	for _, sl := range c.Script.Slots {
+		if sl.Sensitive {
+			sensitive[sl.Name] = true
+		}
+	}
 	ru := &run{p: p, c: c, recs: make([]Record, len(c.Contacts)), idx: map[string]int{}, bar: newProgress(c.Progress, len(c.Contacts))}
 	for i, ct := range c.Contacts {
+		e164, err := campaign.NormalizePhone(ct.Phone, "")
+		if err != nil {
+			return nil, fmt.Errorf("outbound: contact %d (%s): %w", i+1, ct.ID, err)
+		}
+		ct.Phone = e164
 		if ct.ID == "" {
 			// Not the phone number: ids appear in reports, file names and Redis keys.
 			ct.ID = fmt.Sprintf("contact-%d", i+1)
-			c.Contacts[i] = ct
 		}
-		ru.recs[i] = Record{Contact: ct, Masked: campaign.MaskPhone(ct.Phone)}
+		if _, dup := ru.idx[ct.ID]; dup {
+			return nil, fmt.Errorf("outbound: contact id %q appears twice", ct.ID)
+		}
+		c.Contacts[i] = ct
+		ru.recs[i] = Record{Contact: ct, Masked: campaign.MaskPhone(ct.Phone), sensitive: sensitive}
 		ru.idx[ct.ID] = i
 	}
 	camp := campaign.Config{ID: c.ID, Endpoint: p.Env.DialEndpoint, RingTimeout: c.RingTimeout, MaxConcurrent: c.Concurrency,
@@ -242,17 +264,26 @@ func (ru *run) direct(ctx context.Context, camp campaign.Config, d call.Dialer, 
 		}()
 	}
 	wg.Wait()
-	return nil
+	return ctx.Err()
 }
 
 // viaRunner loads the contacts into a Redis campaign and runs it with campaign.Runner until every contact is done.
 func (ru *run) viaRunner(ctx context.Context, camp campaign.Config, d call.Dialer, h campaign.Handler) error {
 	camp.ID = fmt.Sprintf("%s-%d", camp.ID, time.Now().UnixNano()) // a fresh campaign per run
-	r, err := campaign.NewRunner(campaign.RunnerConfig{Campaign: camp, Redis: ru.p.Redis, Dialer: d, Owner: "example",
+	r, err := campaign.NewRunner(campaign.RunnerConfig{Campaign: camp, Redis: ru.p.Redis, Dialer: d, Owner: "outbound",
 		DNC: campaign.NewMemoryDNC(), Logger: ru.p.Log, Poll: 50 * time.Millisecond,
 		Handler: func(ctx context.Context, c call.Call, a campaign.Attempt) (campaign.CallResult, error) {
 			defer ru.bar.step()
-			return h(ctx, c, a)
+			res, err := h(ctx, c, a)
+			// Hang up here rather than leave it to the runner, so that the call's end and its recording are
+			// this call's, not the campaign's.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if herr := c.Hangup(hctx, call.CauseNormal); herr != nil && !errors.Is(herr, call.ErrHungUp) {
+				ru.p.Log.Debug().Err(herr).Msg("hang up")
+			}
+			cancel()
+			ru.finishRecording(a.Contact.ID)
+			return res, err
 		}})
 	if err != nil {
 		return err
@@ -269,15 +300,8 @@ func (ru *run) viaRunner(ctx context.Context, camp campaign.Config, d call.Diale
 
 // converse runs the dialog on a call classified as a person, after ClassifyingHandler.
 func (ru *run) converse(ctx context.Context, c call.Call, a campaign.Attempt) (campaign.CallResult, error) {
-	vars := map[string]any{}
-	for k, v := range a.Contact.Vars {
-		vars[k] = v
-	}
-	if a.Contact.Name != "" {
-		vars["name"] = a.Contact.Name
-	}
 	res, err := dialog.Run(ctx, c, ru.c.Script, dialog.Deps{ASR: ru.p.ASR, TTS: ru.p.TTS, Store: ru.p.Store,
-		Notifier: ru.c.Notifier, LLM: ru.p.LLM, Logger: &ru.p.Log, Vars: vars})
+		Notifier: ru.c.Notifier, LLM: ru.p.LLM, Logger: &ru.p.Log, Vars: scriptVars(a.Contact)})
 	outcome := ru.c.Outcome(res)
 	cl, _ := campaign.ClassificationFrom(ctx)
 	ru.update(a.Contact.ID, func(r *Record) {
@@ -333,10 +357,13 @@ func (d *recordingDialer) Dial(ctx context.Context, r call.Request) (call.Call, 
 		return nil, err
 	}
 	if d.run.c.OutDir == "" {
+		d.run.update(id, func(r *Record) { r.CallID = c.ID() })
 		return c, nil
 	}
 	rec, rerr := audio.NewRecorder(c.Media().Format().Rate)
 	if rerr != nil {
+		d.run.p.Log.Warn().Err(rerr).Msg("call not recorded")
+		d.run.update(id, func(r *Record) { r.CallID = c.ID() })
 		return c, nil
 	}
 	d.mu.Lock()
@@ -346,6 +373,7 @@ func (d *recordingDialer) Dial(ctx context.Context, r call.Request) (call.Call, 
 	d.rec[id] = rec
 	d.mu.Unlock()
 	d.run.update(id, func(r *Record) {
+		r.CallID = c.ID()
 		r.Recording = filepath.Join(d.run.c.OutDir, "recordings", safeName(id)+"_"+safeName(c.ID())+".wav")
 	})
 	return call.Recorded(c, rec), nil

@@ -1,6 +1,6 @@
 //go:build !sphinx
 
-package exampleenv
+package outbound
 
 import (
 	"github.com/rs/zerolog"

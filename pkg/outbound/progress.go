@@ -1,4 +1,4 @@
-package exampleenv
+package outbound
 
 import (
 	"fmt"

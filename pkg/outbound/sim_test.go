@@ -1,4 +1,4 @@
-package exampleenv
+package outbound_test
 
 import (
 	"context"
@@ -9,16 +9,18 @@ import (
 
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
+	"github.com/outcall/outcall/pkg/outbound"
+	"github.com/outcall/outcall/pkg/outbound/outboundtest"
 )
 
 // TestFreeSWITCHSimulatorTransfers: on PBX=freeswitch the platform dials esltest through the real esl driver, and a
 // transferred call ends as it would on FreeSWITCH — at once when sent to a dialplan extension (the agents' queue is
 // not simulated), when the agent hangs up when bridged with one — rather than staying parked with its callee.
 func TestFreeSWITCHSimulatorTransfers(t *testing.T) {
-	defer testLock()()
+	defer outboundtest.Lock()()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := Open(ctx, DefaultOn(PBXFreeSWITCH), zerolog.Nop())
+	p, err := outbound.Open(ctx, outbound.Simulated(outbound.FreeSWITCH), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package exampleenv
+package outbound
 
 import (
 	"fmt"
@@ -15,13 +15,33 @@ import (
 // redactor masks digit runs that look like phone or ID numbers in printed transcripts.
 var redactor = secure.NewRedactor()
 
-// PrintCall prints one call: how it was answered, then each turn's prompt, what was heard (transcript or keys),
-// intent and sentiment, then the outcome.
-func PrintCall(w io.Writer, r Record) {
+// Print writes each call — how it was answered, then every turn's prompt, what was heard (transcript or keys),
+// intent and sentiment, then the outcome — and a summary table with the count per outcome. Phone numbers are
+// masked, key presses and the script's sensitive slots are starred, and a prompt the synthesizer failed to
+// render is marked as not spoken.
+func Print(w io.Writer, recs []Record) {
+	for _, r := range recs {
+		printCall(w, r)
+	}
+	printSummary(w, recs)
+}
+
+func printCall(w io.Writer, r Record) {
 	fmt.Fprintf(w, "\n● %s  %s\n", r.Masked, dialLine(r))
-	if r.Result != nil {
+	if r.Result == nil {
+		fmt.Fprintf(w, "  → %s\n", r.Outcome)
+		if r.DialErr != nil && r.Dial != call.Busy && r.Dial != call.NoAnswer {
+			fmt.Fprintf(w, "  ! %s\n", redactor.Redact(r.DialErr.Error()))
+		}
+	} else {
+		unspoken := map[int]string{} // turn seq → why its reply was not heard
+		for _, in := range r.Result.Incidents {
+			if in.Kind == dialog.IncidentTTS && in.Action != dialog.ActionRetried {
+				unspoken[in.Turn] = in.Err
+			}
+		}
 		for _, t := range r.Result.Turns {
-			printTurn(w, t)
+			printTurn(w, t, r.sensitive, unspoken)
 		}
 		o := r.Result.Outcome
 		line := fmt.Sprintf("  → %s", r.Outcome)
@@ -32,13 +52,13 @@ func PrintCall(w io.Writer, r Record) {
 			line += "  transfer reason: " + r.Result.TransferReason
 		}
 		if len(r.Result.Slots) > 0 {
-			line += "  slots: " + slotList(r.Result.Slots)
+			line += "  slots: " + slotList(r.Result.Slots, r.sensitive)
 		}
 		fmt.Fprintln(w, line)
-	} else {
-		fmt.Fprintf(w, "  → %s\n", r.Outcome)
-		if r.DialErr != nil && r.Dial != call.Busy && r.Dial != call.NoAnswer {
-			fmt.Fprintf(w, "  ! %s\n", redactor.Redact(r.DialErr.Error()))
+		for _, in := range r.Result.Incidents {
+			if in.Kind != dialog.IncidentTTS {
+				fmt.Fprintf(w, "  ! %s failed at turn %d (%s): %s\n", in.Kind, in.Turn, in.Action, redactor.Redact(in.Err))
+			}
 		}
 	}
 	if r.Err != nil {
@@ -56,11 +76,19 @@ func dialLine(r Record) string {
 	return fmt.Sprintf("answered · %s (%s)", r.Class.Class, r.Class.Reason)
 }
 
-func printTurn(w io.Writer, t dialog.Turn) {
-	if t.Seq == 0 {
-		if t.Reply != "" {
-			fmt.Fprintf(w, "  prompt: %s\n", redactor.Redact(t.Reply))
+func printTurn(w io.Writer, t dialog.Turn, sensitive map[string]bool, unspoken map[int]string) {
+	prompt := func(text string) {
+		if text == "" {
+			return
 		}
+		if why, ok := unspoken[t.Seq]; ok {
+			fmt.Fprintf(w, "  prompt (not spoken, TTS failed: %s): %s\n", redactor.Redact(why), redactor.Redact(text))
+			return
+		}
+		fmt.Fprintf(w, "  prompt: %s\n", redactor.Redact(text))
+	}
+	if t.Seq == 0 {
+		prompt(t.Reply)
 		return
 	}
 	if t.BargeIn && t.Heard != t.Prompt {
@@ -72,6 +100,12 @@ func printTurn(w io.Writer, t dialog.Turn) {
 		heard = "[keys " + strings.Repeat("*", len(t.DTMF)) + "]"
 	case t.Input != "utterance":
 		heard = "[" + t.Input + "]"
+	default:
+		for k := range t.Slots {
+			if sensitive[k] {
+				heard = "[" + k + ", masked]"
+			}
+		}
 	}
 	meta := ""
 	if t.Intent != "" {
@@ -84,12 +118,10 @@ func printTurn(w io.Writer, t dialog.Turn) {
 		meta += "  mood=" + string(t.Mood)
 	}
 	fmt.Fprintf(w, "  heard:  %s%s\n", redactor.Redact(heard), meta)
-	if t.Reply != "" {
-		fmt.Fprintf(w, "  prompt: %s\n", redactor.Redact(t.Reply))
-	}
+	prompt(t.Reply)
 }
 
-func slotList(m map[string]any) string {
+func slotList(m map[string]any, sensitive map[string]bool) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -97,13 +129,16 @@ func slotList(m map[string]any) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+		v := fmt.Sprint(m[k])
+		if sensitive[k] {
+			v = strings.Repeat("*", len([]rune(v)))
+		}
+		parts = append(parts, k+"="+v)
 	}
 	return redactor.Redact(strings.Join(parts, " "))
 }
 
-// PrintSummary prints a table of every call and the count per outcome.
-func PrintSummary(w io.Writer, recs []Record) {
+func printSummary(w io.Writer, recs []Record) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTACT\tDIAL\tANSWERED BY\tOUTCOME\tTURNS\tSECONDS")

@@ -1,6 +1,6 @@
 //go:build unix
 
-package exampleenv
+package outboundtest
 
 import (
 	"errors"
@@ -12,10 +12,11 @@ import (
 
 const lockWait = 20 * time.Second
 
-// testLock serialises the examples' tests across packages (go test runs packages in parallel processes): each
-// runs several real-time calls on the simulator, and two at once on a small machine starve its 20 ms clock. It waits
-// at most lockWait, so a package's tests stay well under a minute even behind another example.
-func testLock() (unlock func()) {
+// Lock makes a test that runs real-time calls on the simulator take its turn with the others of the machine, across
+// packages (go test runs packages in parallel processes): two example campaigns at once on a small machine starve
+// the simulator's 20 ms clock. It waits at most lockWait, so a package's tests stay well under a minute even behind
+// another's. Call the returned function when done.
+func Lock() (unlock func()) {
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "outcall-examples-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return func() {}

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package exampleenv
-
-func testLock() (unlock func()) { return func() {} }
