@@ -40,8 +40,8 @@ type Client struct {
 	ownHTTP bool // HTTPClient was created by New, so Close may close its idle connections
 
 	stats struct {
-		events, malformed, unmatched, dropped, reconnects atomic.Uint64
-		connected                                         atomic.Bool
+		events, malformed, unmatched, dropped, reconnects, appLost atomic.Uint64
+		connected                                                  atomic.Bool
 	}
 }
 
@@ -76,6 +76,7 @@ type Stats struct {
 	Unmatched  uint64 // events no subscription asked for
 	Dropped    uint64 // events dropped because a subscription's queue was full (sum over subscriptions)
 	Reconnects uint64 // successful reconnections of the events WebSocket
+	AppLost    uint64 // times Asterisk was found not holding the application on an open socket (then redialed)
 	Connected  bool   // whether the events WebSocket is up now
 }
 
@@ -87,6 +88,7 @@ func (c *Client) Stats() Stats {
 		Unmatched:  c.stats.unmatched.Load(),
 		Dropped:    c.stats.dropped.Load(),
 		Reconnects: c.stats.reconnects.Load(),
+		AppLost:    c.stats.appLost.Load(),
 		Connected:  c.stats.connected.Load(),
 	}
 }

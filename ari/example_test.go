@@ -60,6 +60,10 @@ func Example() {
 func fakeAsterisk() *httptest.Server {
 	conns := make(chan *websocket.Conn, 1)
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ari/applications/{name}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"name":"` + r.PathValue("name") + `","channel_ids":[]}`))
+	})
 	mux.HandleFunc("GET /ari/events", func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"ari"}})
 		if err != nil {

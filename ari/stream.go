@@ -34,7 +34,17 @@ func (c *Client) Start(ctx context.Context) error {
 	c.started = true
 	c.mu.Unlock()
 
-	conn, err := c.dialEvents(ctx)
+	conn, err := c.dialEventsVerified(ctx)
+	for attempt := 1; errors.Is(err, ErrAppNotRegistered) && attempt < 5; attempt++ {
+		t := time.NewTimer(c.backoff(attempt - 1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+		case <-t.C:
+			conn, err = c.dialEventsVerified(ctx)
+		}
+	}
 	if err != nil {
 		c.mu.Lock()
 		c.started = false
@@ -94,6 +104,41 @@ func (c *Client) dialEvents(ctx context.Context) (*websocket.Conn, error) {
 		return nil, fmt.Errorf("ari: Events: %w", err)
 	}
 	conn.SetReadLimit(maxEventSize)
+	return conn, nil
+}
+
+// dialEventsVerified opens the events socket and returns it once Asterisk holds the application, checked at once
+// and again appSettle later (see appsRegistered); otherwise it closes the socket and returns ErrAppNotRegistered.
+func (c *Client) dialEventsVerified(ctx context.Context) (*websocket.Conn, error) {
+	conn, err := c.dialEvents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for check := 0; check < 2; check++ {
+		if check == 1 {
+			t := time.NewTimer(appSettle)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				conn.CloseNow()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		ok, err := c.appsRegistered(rctx)
+		cancel()
+		if err != nil {
+			conn.CloseNow()
+			return nil, fmt.Errorf("ari: checking the application after connecting: %w", err)
+		}
+		if !ok {
+			conn.CloseNow()
+			c.stats.appLost.Add(1)
+			c.log.Warn().Str("app", c.cfg.App).Msg("ari events socket open but Asterisk does not hold the application (a previous socket's cleanup unregistered it): reconnecting")
+			return nil, fmt.Errorf("%w %q", ErrAppNotRegistered, c.cfg.App)
+		}
+	}
 	return conn, nil
 }
 
@@ -162,7 +207,7 @@ func (c *Client) reconnect(ctx context.Context) (*websocket.Conn, []Channel) {
 			return nil, nil
 		case <-t.C:
 		}
-		conn, err := c.dialEvents(ctx)
+		conn, err := c.dialEventsVerified(ctx)
 		if err != nil {
 			c.log.Warn().Err(err).Int("attempt", attempt+1).Msg("ari events reconnect failed")
 			continue
@@ -253,6 +298,17 @@ func (c *Client) keepalive(ctx context.Context, conn *websocket.Conn) {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				c.log.Warn().Err(err).Msg("ari events ping failed: reconnecting")
 			}
+			conn.CloseNow()
+			return
+		}
+		// A socket can lose its application later too (another socket of the same name closing): check it with
+		// the ping, and reconnect, which registers it again.
+		actx, cancel := context.WithTimeout(ctx, c.cfg.PingInterval)
+		ok, err := c.appsRegistered(actx)
+		cancel()
+		if err == nil && !ok {
+			c.stats.appLost.Add(1)
+			c.log.Warn().Str("app", c.cfg.App).Msg("ari: Asterisk no longer holds the application: reconnecting")
 			conn.CloseNow()
 			return
 		}

@@ -34,6 +34,10 @@ func newFakeEventsTB(t testing.TB) *fakeEvents {
 	t.Helper()
 	f := &fakeEvents{conns: make(chan *websocket.Conn, 8), done: make(chan struct{})}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ari/applications/{name}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"name":"` + r.PathValue("name") + `","channel_ids":[]}`))
+	})
 	mux.HandleFunc("GET /ari/events", func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "bot" || p != "s3cret" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)

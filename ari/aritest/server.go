@@ -55,6 +55,12 @@ type Config struct {
 	// channel operations with 409, here as there. default: 2ms; <0: StasisStart before the response (an order
 	// Asterisk does not produce for these requests, kept so tests can cover both)
 	StasisDelay time.Duration
+	// AppCleanupDelay is how long after a client closes its events socket the simulator cleans up that socket's
+	// session, as Asterisk 23's session thread does: the cleanup unregisters the session's applications by name,
+	// so a socket of the same application opened in between is left connected without it (no more events), as
+	// on Asterisk (res/ari/ari_websockets.c). A socket replaced while open keeps its successor's application.
+	// default: 5ms; <0: at once
+	AppCleanupDelay time.Duration
 
 	manualClock bool // benchmarks drive tick themselves
 }
@@ -80,6 +86,9 @@ func (c *Config) fill() {
 	}
 	if c.StasisDelay == 0 {
 		c.StasisDelay = 2 * time.Millisecond
+	}
+	if c.AppCleanupDelay == 0 {
+		c.AppCleanupDelay = 5 * time.Millisecond
 	}
 }
 
@@ -338,6 +347,7 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("GET /ari/events", s.serveEvents)
 	h("GET /ari/asterisk/info", s.getInfo)
 	h("GET /ari/asterisk/modules/{name}", s.getModule)
+	h("GET /ari/applications/{name}", s.getApplication)
 	h("GET /ari/channels", s.listChannels)
 	h("POST /ari/channels", s.originate)
 	h("POST /ari/channels/create", s.createChannel)
@@ -414,6 +424,24 @@ var modules = map[string]string{
 	"app_echo.so": "Simple Echo Application", "chan_pjsip.so": "PJSIP Channel Driver",
 }
 
+func (s *Server) getApplication(_ http.ResponseWriter, r *http.Request, _ params) (int, any, *httpError) {
+	name := r.PathValue("name")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subs[name] == nil {
+		return 0, nil, errf(http.StatusNotFound, "Application not found")
+	}
+	var chans []string
+	for id, ch := range s.channels {
+		if ch.app == name && ch.stasis {
+			chans = append(chans, id)
+		}
+	}
+	slices.Sort(chans)
+	return http.StatusOK, map[string]any{"name": name, "channel_ids": append([]string{}, chans...), "bridge_ids": []string{},
+		"endpoint_ids": []string{}, "device_names": []string{}, "events_allowed": []any{}, "events_disallowed": []any{}}, nil
+}
+
 func (s *Server) getModule(_ http.ResponseWriter, r *http.Request, _ params) (int, any, *httpError) {
 	name := r.PathValue("name")
 	if !strings.HasSuffix(name, ".so") {
@@ -437,9 +465,10 @@ func (s *Server) getInfo(http.ResponseWriter, *http.Request, params) (int, any, 
 // subscriber is one events WebSocket with its outgoing queue. Events are queued under the server lock and
 // written by the socket's own goroutine, so a slow socket never blocks the simulation.
 type subscriber struct {
-	conn *websocket.Conn
-	apps []string
-	max  int
+	conn       *websocket.Conn
+	apps       []string
+	max        int
+	registered time.Time // when it took its applications
 
 	mu     sync.Mutex
 	q      [][]byte
@@ -545,7 +574,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// Register before the upgrade completes, so every event raised after the client sees the socket open is
 	// queued for it.
-	sub := &subscriber{apps: apps, max: s.cfg.EventBuffer, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	sub := &subscriber{apps: apps, max: s.cfg.EventBuffer, wake: make(chan struct{}, 1), done: make(chan struct{}), registered: time.Now()}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -598,13 +627,32 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		defer close(done)
 		sub.writeLoop(ctx)
 	}()
+	byClient := false
 	select {
 	case <-ctx.Done():
+		byClient = s.ctx.Err() == nil
 	case <-sub.done:
 	}
+	closedAt := time.Now()
 	sub.close(websocket.StatusNormalClosure, "")
 	<-done
-	unregister()
+	if !byClient || s.cfg.AppCleanupDelay < 0 {
+		unregister()
+	} else {
+		// Asterisk's session cleanup, a moment after the client's close: it unregisters the applications by
+		// name, including a newer socket's registration of them made meanwhile.
+		time.Sleep(s.cfg.AppCleanupDelay)
+		s.mu.Lock()
+		for _, a := range apps {
+			if cur := s.subs[a]; cur == sub || cur != nil && cur.registered.After(closedAt) {
+				if cur != sub {
+					s.log.Debug().Str("app", a).Msg("events socket's cleanup unregistered a newer socket's application")
+				}
+				delete(s.subs, a)
+			}
+		}
+		s.mu.Unlock()
+	}
 	s.log.Debug().Strs("apps", apps).Msg("events socket closed")
 }
 

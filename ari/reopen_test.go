@@ -1,0 +1,45 @@
+package ari_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/outcall/outcall/ari"
+	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/pkg/call"
+)
+
+// TestClientReopenKeepsApplication: a client that closes and a new one of the same application opened at once
+// (a restart, a test after a test) is the case where Asterisk 23 leaves the new events socket without its
+// application: the old session's cleanup unregisters it by name after the new registration. The simulator does
+// the same; the client notices (the application is checked after connecting and again appSettle later) and
+// reconnects, so the new client's first call still gets its StasisStart.
+func TestClientReopenKeepsApplication(t *testing.T) {
+	sim := aritest.Start(t, aritest.Config{AppCleanupDelay: 20 * time.Millisecond})
+	cfg := ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "reopen"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prev, err := ari.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prev.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lost := uint64(0)
+	for i := range 10 {
+		prev.Close()
+		e := startDriver(t, cfg, ari.DriverConfig{}, sim)
+		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := e.driver.Dial(dctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 3 * time.Second})
+		dcancel()
+		if err != nil {
+			t.Fatalf("reopen %d: first call of the new client: %v", i, err)
+		}
+		hangup(t, c)
+		lost += e.client.Stats().AppLost
+		prev = e.client
+	}
+	t.Logf("application found lost and re-registered %d times in 10 reopens", lost)
+}
