@@ -207,7 +207,9 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 			reason = "live-call lock unavailable: " + err.Error()
 		}
 		r.cfg.Metrics.GateRefused("live")
-		r.complete(ctx, l, Completion{Outcome: "refused:live", NextAt: now.Add(time.Minute),
+		// The lock lasts a lease unless its call renews it: by then it is free, or its call is still going. (A fixed
+		// minute left a contact reclaimed from a dead process waiting for a lock that expired a moment later.)
+		r.complete(ctx, l, Completion{Outcome: "refused:live", NextAt: now.Add(r.camp.LeaseTTL),
 			Result: map[string]string{"gate": "live", "reason": reason}}, log)
 		return
 	}

@@ -401,3 +401,39 @@ func TestLiveKeyHoldsNoNumber(t *testing.T) {
 		t.Errorf("live keys %q, %q", a, b)
 	}
 }
+
+// TestLiveLockLeftByADeadProcess: a number whose live-call lock a dead process left behind is tried again once
+// that lock has lapsed (a lease), not a minute later: TestThreeProcessesOneKilled hit it whenever a contact was
+// reclaimed a moment before the dead process's lock expired, and timed out.
+func TestLiveLockLeftByADeadProcess(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	cfg := testCampaign("dead-lock")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := Contact{ID: "c1", Phone: "+8613800000005"}
+	if err := rdb.Set(ctx, liveKey(c.Phone), "dead/other/1", cfg.LeaseTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: newFakeDialer(t, mixedOutcome), Owner: "p",
+		Poll: 10 * time.Millisecond, Handler: func(ctx context.Context, c call.Call, a Attempt) (CallResult, error) {
+			return CallResult{Outcome: "completed"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Store().Load(ctx, []Contact{c}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := r.Run(ctx); err != nil {
+		t.Fatalf("Run: %v after %v", err, time.Since(t0))
+	}
+	p, err := r.Store().Progress(ctx)
+	if err != nil || p.Done["completed"] != 1 {
+		t.Errorf("progress %+v, %v", p, err)
+	}
+	if took := time.Since(t0); took > 10*cfg.LeaseTTL {
+		t.Errorf("the contact waited %v for a lock that lapsed after %v", took, cfg.LeaseTTL)
+	}
+}
