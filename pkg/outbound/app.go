@@ -90,12 +90,13 @@ func (a App) Main() {
 // to stderr.
 func (a App) Run(ctx context.Context, env Env, o Options, stdout, stderr io.Writer) (Result, error) {
 	t0 := time.Now()
-	out := lock(stdout)
+	// The calls' goroutines, the webhook receiver and the logger write concurrently: one lock per stream.
+	out, errOut := lock(stdout), lock(stderr)
 	level := zerolog.WarnLevel
 	if o.Verbose {
 		level = zerolog.DebugLevel
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger()
+	log := zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(level).With().Timestamp().Logger()
 	if o.Out == "" {
 		o.Out = filepath.Join("out", a.Name)
 	}
@@ -110,7 +111,7 @@ func (a App) Run(ctx context.Context, env Env, o Options, stdout, stderr io.Writ
 		return Result{}, fmt.Errorf("%w: the script has LLM nodes and no model endpoint is configured: set LLM_MODEL and "+
 			"OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1 for Ollama) or OPENAI_API_KEY", ErrConfig)
 	}
-	contacts, err := a.contacts(script, env, o, stderr)
+	contacts, err := a.contacts(script, env, o, errOut)
 	if err != nil {
 		return Result{}, err
 	}
@@ -135,7 +136,7 @@ func (a App) Run(ctx context.Context, env Env, o Options, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(out, "outcall %s: %d calls on the %s\n", a.Name, len(contacts), p.Where())
 	recs, err := Run(ctx, p, Campaign{ID: a.Name, Script: script, Contacts: contacts, OutDir: o.Out,
-		Notifier: notifier, Outcome: a.Outcome, Success: a.Success, Progress: stderr})
+		Notifier: notifier, Outcome: a.Outcome, Success: a.Success, Progress: errOut})
 	// Webhooks are sent before their call ends: the receiver has them all by now.
 	res := Result{Records: recs, Notifications: notifier.Sent(), Webhooks: notifier.Received()}
 	if ctx.Err() != nil {

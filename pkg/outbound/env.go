@@ -66,7 +66,7 @@ func (e Env) LLMConfigured() bool {
 //	MEDIA_HOST                                    the address the PBX sends media to; default 127.0.0.1
 //	ARI_TRANSPORT                                 rtp (default), audiosocket or websocket
 //	ARI_FORMAT                                    ulaw (default) or slin16
-//	FS_MEDIA                                      stream (default), broadcast or unicast
+//	FS_MEDIA                                      unicast (default), stream or broadcast
 //	AGENT_ENDPOINT                                where transfers to a human go
 //	REDIS_URL                                     redis://host:6379/0; default: memory
 //	ASR, TTS                                      fake (default), openai, funasr, vosk, sphinx / fake, espeak, openai

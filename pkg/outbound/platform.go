@@ -148,12 +148,20 @@ func (p *Platform) openAsterisk(ctx context.Context) error {
 	drv, err := ari.NewDriver(client, ari.DriverConfig{MediaHost: env.MediaHost, Transport: env.ARITransport,
 		Format: env.ARIFormat, Logger: log.With().Str("part", "driver").Logger()})
 	if err != nil {
-		return fmt.Errorf("ARI_TRANSPORT=%q ARI_FORMAT=%q: %w", env.ARITransport, env.ARIFormat, err)
+		return fmt.Errorf("ARI_TRANSPORT=%s ARI_FORMAT=%s: %w", orDefault(env.ARITransport, "rtp (default)"),
+			orDefault(env.ARIFormat, "ulaw (default)"), err)
 	}
 	// The driver goes first: it tears its calls down through the client.
 	p.closers = append(p.closers, drv.Close)
 	p.Dialer = drv
 	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // pingRedis asks Redis once, without the client's retries, so that one that is not there is reported at once.
@@ -191,7 +199,7 @@ func (p *Platform) openFreeSWITCH(ctx context.Context, cfg esl.Config, media esl
 	drv, err := esl.NewDriver(client, esl.DriverConfig{MediaListen: net.JoinHostPort(p.Env.MediaHost, "0"), Media: media,
 		ReadSlack: readSlack, Logger: p.Log.With().Str("part", "esl-driver").Logger()})
 	if err != nil {
-		return fmt.Errorf("FS_MEDIA=%q: %w", p.Env.FSMedia, err)
+		return fmt.Errorf("FS_MEDIA=%s: %w", orDefault(p.Env.FSMedia, "(default)"), err)
 	}
 	p.closers = append(p.closers, drv.Close)
 	p.Dialer = drv

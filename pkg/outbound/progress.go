@@ -19,7 +19,11 @@ type progress struct {
 
 func newProgress(w io.Writer, total int) *progress {
 	p := &progress{w: w, total: total}
-	if f, ok := w.(*os.File); ok {
+	under := w
+	if lw, ok := w.(*lockedWriter); ok {
+		under = lw.w
+	}
+	if f, ok := under.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
 		}
