@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -349,5 +351,46 @@ func TestUnspokenPromptOnACall(t *testing.T) {
 	if !strings.Contains(b.String(), "prompt (not spoken, TTS failed: tts: connection refused): 好的,再见。") ||
 		!strings.Contains(b.String(), "  prompt: 张三您好,明天可以吗?") {
 		t.Errorf("transcript:\n%s", b.String())
+	}
+}
+
+// TestProvidersCheckedAtStart: an unreachable speech or model server stops Open with the setting and the address,
+// before any call — the TTS used to be found broken only after every call had been placed (each transferred
+// tts_failed), the model never (every reply the fallback, exit 0).
+func TestProvidersCheckedAtStart(t *testing.T) {
+	refuses := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"invalid api key"}`, http.StatusUnauthorized)
+	}))
+	defer refuses.Close()
+	cases := []struct {
+		name string
+		env  func(*outbound.Env)
+		want []string
+	}{
+		{"tts", func(e *outbound.Env) { e.TTS, e.OpenAIBase = "openai", "http://127.0.0.1:1/v1" }, []string{"TTS=openai does not work", "127.0.0.1:1"}},
+		{"llm", func(e *outbound.Env) { e.LLMModel, e.OpenAIBase = "qwen", "http://127.0.0.1:1/v1" },
+			[]string{"LLM_MODEL=qwen", "http://127.0.0.1:1/v1 does not answer"}},
+		{"llm key", func(e *outbound.Env) { e.LLMModel, e.OpenAIBase, e.OpenAIKey = "qwen", refuses.URL+"/v1", "sk-bad" },
+			[]string{"refuses the key (401 Unauthorized): check OPENAI_API_KEY"}},
+		{"vosk", func(e *outbound.Env) { e.ASR, e.VoskURL = "vosk", "ws://127.0.0.1:1" }, []string{"ASR=vosk: VOSK_URL ws://127.0.0.1:1 does not answer"}},
+		{"funasr", func(e *outbound.Env) { e.ASR, e.FunASRURL = "funasr", "ws://127.0.0.1:1" }, []string{"ASR=funasr"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := outbound.Simulated(outbound.Asterisk)
+			tc.env(&env)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p, err := outbound.Open(ctx, env, zerolog.Nop())
+			if err == nil {
+				p.Close()
+				t.Fatal("Open succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v\nlacks %q", err, w)
+				}
+			}
+		})
 	}
 }
