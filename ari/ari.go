@@ -32,6 +32,12 @@ type Config struct {
 	// PingInterval is the keepalive period of the events WebSocket; a ping unanswered within one interval drops
 	// the socket and reconnects. Negative disables pings. default: 10s
 	PingInterval time.Duration
+	// ProbeInterval is how often the client checks that Asterisk still delivers the application's events to its
+	// socket, by raising a user event for the application (POST /events/user) and waiting for it: Asterisk 23 can
+	// keep a socket open while the application is unregistered under it (another socket of the same name closing),
+	// and the client then redials. The same probe runs, twice, on every new connection before it is used.
+	// Negative disables the probe, periodic and on connecting (a server that is not Asterisk). default: 2s
+	ProbeInterval time.Duration
 	// EventBuffer is each subscription's queue length; when full, events for it are dropped, counted and reported
 	// with an *Overflow event. default: 1024
 	EventBuffer int
@@ -119,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = c.ReconnectMin
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = 2 * time.Second
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval

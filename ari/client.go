@@ -39,6 +39,11 @@ type Client struct {
 	}
 	ownHTTP bool // HTTPClient was created by New, so Close may close its idle connections
 
+	probes struct { // delivery probes waiting for their event, by event name
+		sync.Mutex
+		m map[string]chan struct{}
+	}
+
 	stats struct {
 		events, malformed, unmatched, dropped, reconnects, appLost atomic.Uint64
 		connected                                                  atomic.Bool

@@ -60,10 +60,6 @@ func Example() {
 func fakeAsterisk() *httptest.Server {
 	conns := make(chan *websocket.Conn, 1)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ari/applications/{name}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"name":"` + r.PathValue("name") + `","channel_ids":[]}`))
-	})
 	mux.HandleFunc("GET /ari/events", func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"ari"}})
 		if err != nil {
@@ -71,6 +67,14 @@ func fakeAsterisk() *httptest.Server {
 		}
 		conns <- c
 		<-c.CloseRead(context.Background()).Done()
+	})
+	mux.HandleFunc("POST /ari/events/user/{name}", func(w http.ResponseWriter, r *http.Request) {
+		// The client's delivery probe: the user event comes back on the events socket.
+		c := <-conns
+		_ = c.Write(context.Background(), websocket.MessageText,
+			[]byte(`{"type":"ChannelUserevent","application":"outcall","eventname":"`+r.PathValue("name")+`","userevent":{}}`))
+		conns <- c
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /ari/channels", func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("channelId")

@@ -13,13 +13,16 @@ import (
 // placing a call: on Asterisk 23 about one in thirty used to get no events at all.
 func TestIntegrationReopen(t *testing.T) {
 	var lost uint64
-	for i := range 30 {
+	for i := range 100 {
 		e := newRealDriver(t, ari.DriverConfig{})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := e.driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 5 * time.Second})
 		cancel()
 		if err != nil {
-			t.Fatalf("reopen %d: %v", i, err)
+			actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+			app, aerr := e.client.GetApplication(actx, testApp())
+			acancel()
+			t.Fatalf("reopen %d: %v (client %+v; application now: %+v %v)", i, err, e.client.Stats(), app, aerr)
 		}
 		hangup(t, c)
 		lost += e.client.Stats().AppLost
@@ -28,5 +31,5 @@ func TestIntegrationReopen(t *testing.T) {
 		}
 		e.client.Close()
 	}
-	t.Logf("application re-registered after a lost registration %d times in 30 reopens", lost)
+	t.Logf("application re-registered after a lost registration %d times in 100 reopens", lost)
 }

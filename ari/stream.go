@@ -107,14 +107,15 @@ func (c *Client) dialEvents(ctx context.Context) (*websocket.Conn, error) {
 	return conn, nil
 }
 
-// dialEventsVerified opens the events socket and returns it once Asterisk holds the application, checked at once
-// and again appSettle later (see appsRegistered); otherwise it closes the socket and returns ErrAppNotRegistered.
+// dialEventsVerified opens the events socket and returns it once Asterisk delivers the application's events to
+// it, probed at once and again appSettle later (see probe); otherwise it closes the socket and returns
+// ErrAppNotRegistered.
 func (c *Client) dialEventsVerified(ctx context.Context) (*websocket.Conn, error) {
 	conn, err := c.dialEvents(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for check := 0; check < 2; check++ {
+	for check := 0; check < 2 && c.cfg.ProbeInterval >= 0; check++ {
 		if check == 1 {
 			t := time.NewTimer(appSettle)
 			select {
@@ -125,18 +126,13 @@ func (c *Client) dialEventsVerified(ctx context.Context) (*websocket.Conn, error
 			case <-t.C:
 			}
 		}
-		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		ok, err := c.appsRegistered(rctx)
-		cancel()
-		if err != nil {
+		if err := c.probe(ctx, conn); err != nil {
 			conn.CloseNow()
-			return nil, fmt.Errorf("ari: checking the application after connecting: %w", err)
-		}
-		if !ok {
-			conn.CloseNow()
-			c.stats.appLost.Add(1)
-			c.log.Warn().Str("app", c.cfg.App).Msg("ari events socket open but Asterisk does not hold the application (a previous socket's cleanup unregistered it): reconnecting")
-			return nil, fmt.Errorf("%w %q", ErrAppNotRegistered, c.cfg.App)
+			if errors.Is(err, ErrAppNotRegistered) {
+				c.stats.appLost.Add(1)
+				c.log.Warn().Err(err).Msg("ari events socket open but Asterisk does not deliver the application's events to it (a previous socket's cleanup unregistered it): reconnecting")
+			}
+			return nil, err
 		}
 	}
 	return conn, nil
@@ -240,13 +236,18 @@ func (c *Client) backoff(n int) time.Duration {
 // serve reads events from conn until it fails or ctx ends; it returns why it stopped.
 func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
 	sctx, cancel := context.WithCancel(ctx)
-	pingDone := make(chan struct{})
+	pingDone := make(chan struct{}, 2)
 	go func() {
-		defer close(pingDone)
+		defer func() { pingDone <- struct{}{} }()
 		c.keepalive(sctx, conn)
+	}()
+	go func() {
+		defer func() { pingDone <- struct{}{} }()
+		c.watchDelivery(sctx, conn)
 	}()
 	defer func() {
 		cancel()
+		<-pingDone
 		<-pingDone
 		conn.CloseNow()
 	}()
@@ -270,11 +271,44 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
 			c.log.Warn().Err(err).Int("bytes", len(data)).Msg("ari events: malformed event skipped")
 			continue
 		}
+		if c.probeEvent(ev) {
+			continue
+		}
 		c.stats.events.Add(1)
 		if _, ok := ev.(*ApplicationReplaced); ok {
 			c.log.Error().Str("app", c.cfg.App).Msg("ari application replaced by another connection: no more events here")
 		}
 		c.dispatch(ev)
+	}
+}
+
+// watchDelivery probes every ProbeInterval that the application's events still reach conn; when they do not, it
+// closes conn so serve returns and run redials (which registers the application again).
+func (c *Client) watchDelivery(ctx context.Context, conn *websocket.Conn) {
+	if c.cfg.ProbeInterval < 0 {
+		return
+	}
+	t := time.NewTicker(c.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := c.probe(ctx, nil)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrAppNotRegistered) {
+			c.stats.appLost.Add(1)
+			c.log.Warn().Err(err).Msg("ari: the application's events no longer reach this socket: reconnecting")
+			conn.CloseNow()
+			return
+		}
+		if err != nil {
+			c.log.Debug().Err(err).Msg("ari: delivery probe failed")
+		}
 	}
 }
 
@@ -301,17 +335,7 @@ func (c *Client) keepalive(ctx context.Context, conn *websocket.Conn) {
 			conn.CloseNow()
 			return
 		}
-		// A socket can lose its application later too (another socket of the same name closing): check it with
-		// the ping, and reconnect, which registers it again.
-		actx, cancel := context.WithTimeout(ctx, c.cfg.PingInterval)
-		ok, err := c.appsRegistered(actx)
-		cancel()
-		if err == nil && !ok {
-			c.stats.appLost.Add(1)
-			c.log.Warn().Str("app", c.cfg.App).Msg("ari: Asterisk no longer holds the application: reconnecting")
-			conn.CloseNow()
-			return
-		}
+
 	}
 }
 

@@ -34,10 +34,6 @@ func newFakeEventsTB(t testing.TB) *fakeEvents {
 	t.Helper()
 	f := &fakeEvents{conns: make(chan *websocket.Conn, 8), done: make(chan struct{})}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ari/applications/{name}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"name":"` + r.PathValue("name") + `","channel_ids":[]}`))
-	})
 	mux.HandleFunc("GET /ari/events", func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "bot" || p != "s3cret" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
@@ -93,7 +89,7 @@ func newFakeEventsTB(t testing.TB) *fakeEvents {
 
 func (f *fakeEvents) config() Config {
 	return Config{URL: f.srv.URL, Username: "bot", Password: "s3cret", App: "outcall",
-		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 40 * time.Millisecond, PingInterval: -1}
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 40 * time.Millisecond, PingInterval: -1, ProbeInterval: -1}
 }
 
 func (f *fakeEvents) accept(t *testing.T) *websocket.Conn {

@@ -348,6 +348,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /ari/asterisk/info", s.getInfo)
 	h("GET /ari/asterisk/modules/{name}", s.getModule)
 	h("GET /ari/applications/{name}", s.getApplication)
+	h("POST /ari/events/user/{eventName}", s.userEvent)
 	h("GET /ari/channels", s.listChannels)
 	h("POST /ari/channels", s.originate)
 	h("POST /ari/channels/create", s.createChannel)
@@ -424,18 +425,43 @@ var modules = map[string]string{
 	"app_echo.so": "Simple Echo Application", "chan_pjsip.so": "PJSIP Channel Driver",
 }
 
-func (s *Server) getApplication(_ http.ResponseWriter, r *http.Request, _ params) (int, any, *httpError) {
-	name := r.PathValue("name")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.subs[name] == nil {
-		return 0, nil, errf(http.StatusNotFound, "Application not found")
-	}
-	var chans []string
+// appKnown reports whether Asterisk would list the application: registered to a socket, or unregistered but
+// kept by the channels it still has (Asterisk keeps such an application, inactive, and delivers it nothing).
+// Called with s.mu held.
+func (s *Server) appKnown(name string) (chans []string, known bool) {
 	for id, ch := range s.channels {
 		if ch.app == name && ch.stasis {
 			chans = append(chans, id)
 		}
+	}
+	return chans, s.subs[name] != nil || len(chans) > 0
+}
+
+// userEvent is POST /events/user/{eventName}: a ChannelUserevent to the application, delivered only when a
+// socket holds it.
+func (s *Server) userEvent(_ http.ResponseWriter, r *http.Request, p params) (int, any, *httpError) {
+	app := p.get("application")
+	if app == "" {
+		return 0, nil, errf(http.StatusBadRequest, "Application must be specified")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, known := s.appKnown(app); !known {
+		return 0, nil, errf(http.StatusNotFound, "Application not found")
+	}
+	ev := s.event("ChannelUserevent", app)
+	ev["eventname"], ev["userevent"] = r.PathValue("eventName"), map[string]any{}
+	s.emit(app, ev)
+	return http.StatusNoContent, nil, nil
+}
+
+func (s *Server) getApplication(_ http.ResponseWriter, r *http.Request, _ params) (int, any, *httpError) {
+	name := r.PathValue("name")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chans, known := s.appKnown(name)
+	if !known {
+		return 0, nil, errf(http.StatusNotFound, "Application not found")
 	}
 	slices.Sort(chans)
 	return http.StatusOK, map[string]any{"name": name, "channel_ids": append([]string{}, chans...), "bridge_ids": []string{},
