@@ -64,7 +64,14 @@ func TestCopiedExamplesBuildAndRun(t *testing.T) {
 		return o.String(), e.String(), cmd.ProcessState.ExitCode()
 	}
 
+	// -short builds, vets and starts every program but skips the three runs of real-time calls (~30 s).
+	long := func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("real-time calls on the simulator; run without -short")
+		}
+	}
 	t.Run("quickstart", func(t *testing.T) {
+		long(t)
 		defer outboundtest.Lock()()
 		out := t.TempDir()
 		stdout, stderr, code := run(t, "quickstart", nil, "", "-out", out)
@@ -75,7 +82,10 @@ func TestCopiedExamplesBuildAndRun(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	t.Run("interrupted", func(t *testing.T) { interrupt(t, ctx, filepath.Join(bin, "finance-overdue")) })
+	t.Run("interrupted", func(t *testing.T) {
+		long(t)
+		interrupt(t, ctx, filepath.Join(bin, "finance-overdue"))
+	})
 	for _, name := range []string{"ecommerce", "healthcare", "government", "llm-agent"} {
 		t.Run(name, func(t *testing.T) {
 			_, stderr, code := run(t, name, []string{"ARI_TRANSPORT=carrier-pigeon", "PBX=freeswitch"}, "")
@@ -98,6 +108,7 @@ func TestCopiedExamplesBuildAndRun(t *testing.T) {
 		}
 	})
 	t.Run("loadtest", func(t *testing.T) {
+		long(t)
 		defer outboundtest.Lock()()
 		stdout, stderr, code := run(t, "loadtest", nil, "", "-n", "4", "-rate", "20", "-turns", "2", "-for", "1s", "-settle", "100ms", "-jitter", "25")
 		if code != 0 || !strings.Contains(stdout, "| 4 |") {
