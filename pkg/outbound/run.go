@@ -159,7 +159,7 @@ func Run(ctx context.Context, p *Platform, c Campaign) ([]Record, error) {
 			sensitive[sl.Name] = true
 		}
 	}
-	ru := &run{p: p, c: c, recs: make([]Record, len(c.Contacts)), idx: map[string]int{}, bar: newProgress(c.Progress, len(c.Contacts))}
+	ru := &run{p: p, c: c, recs: make([]Record, len(c.Contacts)), idx: map[string]int{}}
 	for i, ct := range c.Contacts {
 		e164, err := campaign.NormalizePhone(ct.Phone, "")
 		if err != nil {
@@ -183,6 +183,7 @@ func Run(ctx context.Context, p *Platform, c Campaign) ([]Record, error) {
 	if err := camp.Validate(); err != nil {
 		return nil, err
 	}
+	ru.bar = newProgress(c.Progress, len(c.Contacts))
 	classify := campaign.ClassifyingHandler(c.Classify, nil, nil, ru.converse)
 	handler := func(ctx context.Context, cl call.Call, a campaign.Attempt) (campaign.CallResult, error) {
 		res, err := classify(ctx, cl, a)
