@@ -41,6 +41,7 @@ type fsCall struct {
 
 	uc     *unicast         // the park loop's unicast connection, if any (amu)
 	urx    []int16          // unicast bot audio at CodecRate, not yet played (amu)
+	uplay  bool             // a run of urx is playing (amu)
 	ucRate *audio.Resampler // the callee's rate to CodecRate, for unicast; talk's goroutine only
 }
 
@@ -420,6 +421,10 @@ func (s *Server) originate(args string) string {
 	if !ok {
 		return "-ERR CHAN_NOT_IMPLEMENTED\n"
 	}
+	if !s.admitSessions(ep) {
+		s.log.Error().Msg("esltest: Throttle Error! (sessions-per-second)")
+		return "-ERR DESTINATION_OUT_OF_ORDER\n"
+	}
 	s.mu.Lock()
 	script, ok := s.callees[number]
 	s.mu.Unlock()
@@ -515,6 +520,34 @@ func (s *Server) originate(args string) string {
 		}
 	}
 	return "+OK " + id + "\n"
+}
+
+// admitSessions counts the sessions an originate of ep creates (two for loopback) against SessionsPerSecond.
+func (s *Server) admitSessions(ep string) bool {
+	if s.cfg.SessionsPerSecond < 0 {
+		return true
+	}
+	n := 1
+	if strings.HasPrefix(ep, "loopback/") {
+		n = 2
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep := s.sessions[:0]
+	for _, t := range s.sessions {
+		if now.Sub(t) < time.Second {
+			keep = append(keep, t)
+		}
+	}
+	s.sessions = keep
+	if len(s.sessions)+n > s.cfg.SessionsPerSecond {
+		return false
+	}
+	for range n {
+		s.sessions = append(s.sessions, now)
+	}
+	return true
 }
 
 // hangup ends c once with cause.

@@ -40,6 +40,10 @@ type Config struct {
 	// CodecRate is every channel's read codec rate: what Channel-Read-Codec-Rate and `uuid_getvar read_rate` say,
 	// and the rate of unicast audio (8000 PCMU, 16000 G722, 48000 opus). default: 8000
 	CodecRate int
+	// SessionsPerSecond is FreeSWITCH's sessions-per-second throttle (switch.conf.xml; 30 in vanilla): an
+	// originate that would create more sessions within one second (a loopback call makes two) fails with
+	// DESTINATION_OUT_OF_ORDER, as FreeSWITCH's "Throttle Error!" does. default: 30; <0: no limit
+	SessionsPerSecond int
 }
 
 // Call is the fake's record of one originated channel.
@@ -100,11 +104,12 @@ type Server struct {
 	wg   sync.WaitGroup
 	http *http.Client // fetches broadcast URLs
 
-	mu      sync.Mutex
-	conns   map[*eslConn]struct{}
-	calls   map[string]*fsCall
-	order   []string
-	callees map[string]callee.Script
+	mu       sync.Mutex
+	sessions []time.Time // session creations of the last second, for SessionsPerSecond
+	conns    map[*eslConn]struct{}
+	calls    map[string]*fsCall
+	order    []string
+	callees  map[string]callee.Script
 }
 
 // New starts a fake FreeSWITCH listening on 127.0.0.1 (random port).
@@ -117,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.CodecRate == 0 {
 		cfg.CodecRate = 8000
+	}
+	if cfg.SessionsPerSecond == 0 {
+		cfg.SessionsPerSecond = 30
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -150,3 +150,22 @@ func TestWireProtocol(t *testing.T) {
 		t.Fatalf("wav: %v", err)
 	}
 }
+
+// TestSessionsPerSecond: like FreeSWITCH's sessions-per-second throttle (30 in vanilla), originates beyond it
+// within a second fail with DESTINATION_OUT_OF_ORDER; a loopback call counts two sessions.
+func TestSessionsPerSecond(t *testing.T) {
+	s, err := New(Config{SessionsPerSecond: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var refused int
+	for range 5 {
+		if out := s.API("originate loopback/echo/outcall-test &park()"); strings.Contains(out, "DESTINATION_OUT_OF_ORDER") {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Fatalf("%d of 5 loopback originates refused with 6 sessions a second, want 2", refused)
+	}
+}

@@ -198,8 +198,15 @@ func (c *fsCall) unicastHeard(rate int) *audio.Frame {
 	c.amu.Lock()
 	defer c.amu.Unlock()
 	if c.uc == nil || len(c.urx) == 0 {
+		c.uplay = false // underrun: buffer again before playing
 		return nil
 	}
+	// The channel's write path absorbs a frame of arrival jitter (FreeSWITCH's loopback queues what unicast
+	// writes): start a run of audio once two frames are queued, so a datagram a little late is not a gap.
+	if !c.uplay && len(c.urx) < 2*rate/50 {
+		return nil
+	}
+	c.uplay = true
 	n := min(len(c.urx), rate/50)
 	f := &audio.Frame{Rate: rate, Samples: append([]int16(nil), c.urx[:n]...)}
 	c.urx = append(c.urx[:0], c.urx[n:]...)
