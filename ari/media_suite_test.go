@@ -244,13 +244,41 @@ func drain(t *testing.T, m call.Media, rate int, freq float64) {
 	}
 }
 
-// mediaSpeech: the library's fake speech, spoken to Echo(), is recognised back word for word.
+// mediaSpeech: the library's fake speech, spoken to echo, is recognised back word for word. The fake recognizer
+// decodes a modem signal that one lost frame spoils: when an attempt fails and the receive jitter buffer reports
+// frames lost to timing (a loaded machine), the loss is logged and the check runs once more; a failure without
+// any loss fails at once.
 func mediaSpeech(t *testing.T, e *driverEnv) {
+	const said = "我要还款 please"
+	for attempt := 1; ; attempt++ {
+		heard, lost := mediaSpeechOnce(t, e)
+		if heard == said {
+			return
+		}
+		if lost == 0 || attempt == 2 {
+			t.Fatalf("attempt %d: recognised %q, said %q (%d frames lost to timing)", attempt, heard, said, lost)
+		}
+		t.Logf("attempt %d: recognised %q with %d frames lost to timing on this machine; once more", attempt, heard, lost)
+	}
+}
+
+// lostFrames counts the callee frames the receive jitter buffer concealed, silenced or dropped late.
+func lostFrames(m call.Media) uint64 {
+	s, ok := m.(interface{ Stats() ari.MediaStats })
+	if !ok {
+		return 0
+	}
+	j := s.Stats().Jitter
+	return j.Concealed + j.Silenced + j.Late
+}
+
+func mediaSpeechOnce(t *testing.T, e *driverEnv) (heard string, lost uint64) {
 	const said = "我要还款 please"
 	c := dial(t, e, "echo")
 	defer hangup(t, c)
 	m := c.Media()
 	rate := m.Format().Rate
+	lost0 := lostFrames(m)
 	pcm, err := ttstest.Render(said, rate)
 	if err != nil {
 		t.Fatal(err)
@@ -284,15 +312,12 @@ func mediaSpeech(t *testing.T, e *driverEnv) {
 		select {
 		case r := <-st.Results():
 			if r.Final {
-				if r.Text != said {
-					t.Fatalf("recognised %q, said %q", r.Text, said)
-				}
-				return
+				return r.Text, lostFrames(m) - lost0
 			}
 		default:
 		}
 	}
-	t.Fatalf("no final result for %q after %d frames", said, frames)
+	return "", lostFrames(m) - lost0
 }
 
 // mediaBargeIn: after Flush at most 60 ms (3 frames) more of the bot's audio leaves this process (counted at the
