@@ -51,7 +51,8 @@ type Result struct {
 	HTML, CSV     string                // the report files
 }
 
-// ErrInterrupted is returned by Run when its context ends (Ctrl-C) while calls are live; they have been hung up.
+// ErrInterrupted is returned by App.Run when its context ends (Ctrl-C) during the calls; the live ones have been
+// hung up.
 var ErrInterrupted = errors.New("outbound: interrupted")
 
 // Main parses the flags, reads the environment (FromEnv), runs the app and exits: status 2 for a bad
