@@ -81,6 +81,7 @@ func handshake(nc net.Conn, r *bufio.Reader) bool {
 func TestReplyCorrelationUnderCancellation(t *testing.T) {
 	checkLeaks(t)
 	gotSecond := make(chan struct{})
+	release := make(chan struct{}) // the replies wait until the first caller has given up
 	addr := rawServer(t, func(nc net.Conn, r *bufio.Reader) {
 		if !handshake(nc, r) {
 			return
@@ -88,6 +89,7 @@ func TestReplyCorrelationUnderCancellation(t *testing.T) {
 		first, _ := readCmd(r)
 		second, _ := readCmd(r) // the second command arrives while the first is still unanswered
 		close(gotSecond)
+		<-release
 		// An unknown content type and a log line in between must not disturb the loop or the FIFO.
 		write(nc, "Content-Type: text/x-unknown\nContent-Length: 2\n\nzz")
 		write(nc, "Content-Type: log/data\nContent-Length: 4\n\nlog\n")
@@ -121,6 +123,7 @@ func TestReplyCorrelationUnderCancellation(t *testing.T) {
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v", err)
 	}
+	close(release)
 	if got := <-res; got != "reply to api two" {
 		t.Fatalf("second caller got %q, want its own reply", got)
 	}
