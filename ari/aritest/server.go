@@ -122,8 +122,8 @@ type stats struct {
 // It serves ARI under /ari: the REST operations a voice bot needs (originate, create/dial, answer, hangup,
 // continue, play, record, snoop, externalMedia, variables, dtmf, bridges, playbacks, live recordings) with
 // Asterisk's status codes and {"message"} error bodies, and the events WebSocket (/ari/events?app=, subprotocol
-// "ari"). Endpoints `Local/<exten>@outcall-test` with exten echo, busy, noanswer, congestion, dtmf or hangup
-// behave like DESIGN.md's test dialplan; any other number reaches the callee registered with AddCallee, or is
+// "ari"). Endpoints `Local/<exten>@outcall-test` with exten echo, busy, noanswer, congestion, dtmf, hangup or
+// agent behave like the test dialplan of docs/real-pbx.md; any other number reaches the callee registered with AddCallee, or is
 // unallocated. A mixing bridge joins the callee with ExternalMedia channels (rtp/udp: ulaw, alaw, slin16;
 // audiosocket/tcp: slin, slin16, ...; none/websocket with connection_type=server: chan_websocket, which the app
 // reaches at /media/<id>) that carry real packets on 127.0.0.1. One 20 ms clock drives every call.

@@ -13,7 +13,8 @@ import (
 	"github.com/outcall/outcall/pkg/callee"
 )
 
-// TestContext is the dialplan context of the shared test dialplan (DESIGN.md).
+// TestContext is the dialplan context of the shared test dialplan: echo, busy, noanswer, congestion, dtmf, hangup
+// and agent, as docs/real-pbx.md configures it on a real Asterisk.
 const TestContext = "outcall-test"
 
 // Call is the simulator's record of one outbound call.

@@ -60,7 +60,8 @@ func (c *fsCall) snapshot() Call {
 // bridgeDelay is how long after uuid_bridge's +OK the fake makes the bridge.
 const bridgeDelay = 20 * time.Millisecond
 
-// builtin returns the script of a test extension (the shared test dialplan of DESIGN.md).
+// builtin returns the script of a test extension: the outcall-test dialplan docs/real-pbx.md configures on a real
+// FreeSWITCH (echo, busy, noanswer, congestion, dtmf, hangup, agent).
 func builtin(exten string) (callee.Script, bool) {
 	switch exten {
 	case "echo", "agent": // agent: answer, echo; the agent endpoint of transfer tests
