@@ -16,11 +16,9 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
-	"github.com/outcall/outcall/asr"
-	"github.com/outcall/outcall/asr/asrtest"
+	"github.com/outcall/outcall/internal/mediatest"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
-	"github.com/outcall/outcall/tts/ttstest"
 )
 
 // The media suite runs the same checks on the simulator (TestDriverMedia) and on a real Asterisk
@@ -273,51 +271,17 @@ func lostFrames(m call.Media) uint64 {
 }
 
 func mediaSpeechOnce(t *testing.T, e *driverEnv) (heard string, lost uint64) {
-	const said = "我要还款 please"
 	c := dial(t, e, "echo")
 	defer hangup(t, c)
 	m := c.Media()
-	rate := m.Format().Rate
 	lost0 := lostFrames(m)
-	pcm, err := ttstest.Render(said, rate)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := (&asrtest.Recognizer{}).Start(ctx, asr.Config{SampleRate: rate})
+	heard, err := mediatest.SpeechThroughEcho(ctx, m, "我要还款 please")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	n := m.Format().FrameSamples()
-	go func() {
-		for off := 0; off < len(pcm); off += n {
-			fr := make([]int16, n)
-			copy(fr, pcm[off:min(off+n, len(pcm))])
-			if m.Write(ctx, audio.Frame{Rate: rate, Samples: fr}) != nil {
-				return
-			}
-		}
-	}()
-	frames := len(pcm)/n + 100 // the speech, then 2 s for the echo's delay and the utterance's end
-	for range frames {
-		f, err := m.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		if err := st.Write(f); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case r := <-st.Results():
-			if r.Final {
-				return r.Text, lostFrames(m) - lost0
-			}
-		default:
-		}
-	}
-	return "", lostFrames(m) - lost0
+	return heard, lostFrames(m) - lost0
 }
 
 // mediaBargeIn: after Flush at most 60 ms (3 frames) more of the bot's audio leaves this process (counted at the

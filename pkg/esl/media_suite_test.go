@@ -13,13 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outcall/outcall/asr"
-	"github.com/outcall/outcall/asr/asrtest"
+	"github.com/outcall/outcall/internal/mediatest"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/esl"
 	"github.com/outcall/outcall/pkg/esl/esltest"
-	"github.com/outcall/outcall/tts/ttstest"
 )
 
 // The media suite runs the same checks on the fake FreeSWITCH (TestDriverMediaSuite) and on a real one
@@ -266,50 +264,16 @@ func lostFrames(m call.Media) uint64 {
 }
 
 func eslSpeechOnce(t *testing.T, e *eslEnv) (heard string, lost uint64) {
-	const said = "我要还款 please"
 	c := e.call(t, "echo")
 	defer endCall(t, c)
 	m := c.Media()
-	rate := m.Format().Rate
 	lost0 := lostFrames(m)
-	pcm, err := ttstest.Render(said, rate)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := testCtx(t, 20*time.Second)
-	st, err := (&asrtest.Recognizer{}).Start(ctx, asr.Config{SampleRate: rate})
+	heard, err := mediatest.SpeechThroughEcho(ctx, m, "我要还款 please")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	n := m.Format().FrameSamples()
-	go func() {
-		for off := 0; off < len(pcm); off += n {
-			fr := make([]int16, n)
-			copy(fr, pcm[off:min(off+n, len(pcm))])
-			if m.Write(ctx, audio.Frame{Rate: rate, Samples: fr}) != nil {
-				return
-			}
-		}
-	}()
-	frames := len(pcm)/n + 100
-	for range frames {
-		f, err := m.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		if err := st.Write(f); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case r := <-st.Results():
-			if r.Final {
-				return r.Text, lostFrames(m) - lost0
-			}
-		default:
-		}
-	}
-	return "", lostFrames(m) - lost0
+	return heard, lostFrames(m) - lost0
 }
 
 // eslBargeIn: after Flush at most 60 ms (3 frames) more of the bot's audio leaves this process, and the echo of
