@@ -2,32 +2,20 @@ package ari_test
 
 import (
 	"context"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/internal/mediatest"
 	"github.com/outcall/outcall/pkg/call"
 )
 
 // driverGoroutines counts the goroutines running the driver's code (ari, its transports and the shared audio
 // machinery; not the in-process simulator).
 func driverGoroutines() int {
-	buf := make([]byte, 8<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "/ari/aritest.") || strings.Contains(g, "/pkg/callee.") {
-			continue
-		}
-		if strings.Contains(g, "outcall/ari.") || strings.Contains(g, "outcall/pkg/audio.") ||
-			strings.Contains(g, "outcall/pkg/rtp.") || strings.Contains(g, "outcall/pkg/audiosocket.") {
-			n++
-		}
-	}
-	return n
+	return mediatest.Goroutines([]string{"outcall/ari.", "outcall/pkg/audio.", "outcall/pkg/rtp.", "outcall/pkg/audiosocket."},
+		[]string{"/ari/aritest.", "/pkg/callee."})
 }
 
 // BenchmarkGoroutinesPerCall: goroutines of the driver per live call, per transport, with N answered calls whose

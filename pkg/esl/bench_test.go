@@ -4,17 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/outcall/outcall/internal/mediatest"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/esl"
+	"github.com/outcall/outcall/pkg/esl/esltest"
 )
+
+// unthrottled is a fake FreeSWITCH without the sessions-per-second throttle: the benchmarks measure the driver,
+// and dial faster than vanilla's 30 sessions a second.
+var unthrottled = esltest.Config{SessionsPerSecond: -1}
 
 func eventFrame() []byte {
 	ev := &esl.Event{Header: map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": esl.NewUUID(),
@@ -51,7 +55,7 @@ func BenchmarkReadEventPlain(b *testing.B) {
 
 // BenchmarkAPIRoundTrip: one `api uuid_exists` command and reply over TCP to the fake, sequential and 16 in flight.
 func BenchmarkAPIRoundTrip(b *testing.B) {
-	_, c := newFake(b, esl.Config{})
+	_, c := newFakeWith(b, unthrottled, esl.Config{})
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {
@@ -75,7 +79,7 @@ func BenchmarkAPIRoundTrip(b *testing.B) {
 
 // BenchmarkDialEcho: originate with origination_uuid, answer, mod_audio_stream WebSocket connect, hang up.
 func BenchmarkDialEcho(b *testing.B) {
-	_, c := newFake(b, esl.Config{})
+	_, c := newFakeWith(b, unthrottled, esl.Config{})
 	d, err := esl.NewDriver(c, esl.DriverConfig{})
 	if err != nil {
 		b.Fatal(err)
@@ -102,7 +106,7 @@ func BenchmarkDialEcho(b *testing.B) {
 func BenchmarkEchoCalls(b *testing.B) {
 	for _, n := range []int{10, 50} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			_, c := newFake(b, esl.Config{})
+			_, c := newFakeWith(b, unthrottled, esl.Config{})
 			d, err := esl.NewDriver(c, esl.DriverConfig{Format: audio.Narrowband})
 			if err != nil {
 				b.Fatal(err)
@@ -156,18 +160,7 @@ func BenchmarkEchoCalls(b *testing.B) {
 // driverGoroutines counts the goroutines running the driver's code (pkg/esl, not the in-process fake FreeSWITCH)
 // and the shared audio machinery.
 func driverGoroutines() int {
-	buf := make([]byte, 8<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "/pkg/esl/esltest.") || strings.Contains(g, "/pkg/callee.") {
-			continue
-		}
-		if strings.Contains(g, "outcall/pkg/esl.") || strings.Contains(g, "outcall/pkg/audio.") {
-			n++
-		}
-	}
-	return n
+	return mediatest.Goroutines([]string{"outcall/pkg/esl.", "outcall/pkg/audio."}, []string{"/pkg/esl/esltest.", "/pkg/callee."})
 }
 
 // BenchmarkGoroutinesPerCall: goroutines of the driver per live call, for each media mode, with N answered
@@ -176,7 +169,7 @@ func BenchmarkGoroutinesPerCall(b *testing.B) {
 	for _, mode := range []esl.MediaMode{esl.MediaUnicast, esl.MediaStream} {
 		b.Run(mode.String(), func(b *testing.B) {
 			const n = 50
-			_, c := newFake(b, esl.Config{})
+			_, c := newFakeWith(b, unthrottled, esl.Config{})
 			d, err := esl.NewDriver(c, esl.DriverConfig{Format: audio.Narrowband, Media: mode})
 			if err != nil {
 				b.Fatal(err)

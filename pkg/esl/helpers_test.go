@@ -14,7 +14,13 @@ import (
 // newFake starts a fake FreeSWITCH and a client connected to it, both closed at the end of the test.
 func newFake(t testing.TB, cfg esl.Config) (*esltest.Server, *esl.Client) {
 	t.Helper()
-	fs, err := esltest.New(esltest.Config{})
+	return newFakeWith(t, esltest.Config{}, cfg)
+}
+
+// newFakeWith is newFake with the fake's configuration.
+func newFakeWith(t testing.TB, fcfg esltest.Config, cfg esl.Config) (*esltest.Server, *esl.Client) {
+	t.Helper()
+	fs, err := esltest.New(fcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

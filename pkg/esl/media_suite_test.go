@@ -235,32 +235,17 @@ func drainTone(t *testing.T, ctx context.Context, m call.Media, freq float64) {
 	}
 }
 
-// eslSpeech: the library's fake speech, spoken to echo, is recognised back word for word. The fake recognizer
-// decodes a modem signal that one lost frame spoils: when an attempt fails and the receive jitter buffer reports
-// frames lost to timing (a loaded machine), the loss is logged and the check runs once more; a failure without
-// any loss fails at once.
+// eslSpeech: the library's fake speech, spoken to echo, is recognised back word for word (mediatest.SpeechRoundTrip).
 func eslSpeech(t *testing.T, e *eslEnv) {
-	const said = "我要还款 please"
-	for attempt := 1; ; attempt++ {
-		heard, lost := eslSpeechOnce(t, e)
-		if heard == said {
-			return
-		}
-		if lost == 0 || attempt == 2 {
-			t.Fatalf("attempt %d: recognised %q, said %q (%d frames lost to timing)", attempt, heard, said, lost)
-		}
-		t.Logf("attempt %d: recognised %q with %d frames lost to timing on this machine; once more", attempt, heard, lost)
-	}
+	mediatest.SpeechRoundTrip(t, func() (string, uint64) { return eslSpeechOnce(t, e) })
 }
 
 // lostFrames counts the callee frames the receive jitter buffer concealed, silenced or dropped late.
 func lostFrames(m call.Media) uint64 {
-	s, ok := m.(interface{ Stats() esl.MediaStats })
-	if !ok {
-		return 0
+	if s, ok := m.(interface{ Stats() esl.MediaStats }); ok {
+		return mediatest.Lost(s.Stats().Jitter)
 	}
-	j := s.Stats().Jitter
-	return j.Concealed + j.Silenced + j.Late
+	return 0
 }
 
 func eslSpeechOnce(t *testing.T, e *eslEnv) (heard string, lost uint64) {
@@ -269,7 +254,7 @@ func eslSpeechOnce(t *testing.T, e *eslEnv) (heard string, lost uint64) {
 	m := c.Media()
 	lost0 := lostFrames(m)
 	ctx := testCtx(t, 20*time.Second)
-	heard, err := mediatest.SpeechThroughEcho(ctx, m, "我要还款 please")
+	heard, err := mediatest.SpeechThroughEcho(ctx, m, mediatest.Said)
 	if err != nil {
 		t.Fatal(err)
 	}

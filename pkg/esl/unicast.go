@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -226,7 +227,8 @@ func (l *unicastLeg) receive(src netip.AddrPort, b []byte) bool {
 	l.rxPCM = l.rxPCM[:0]
 	if isCNG(b) {
 		l.cng.Add(1)
-		l.rxPCM = append(l.rxPCM, make([]int16, len(b)/2)...) // comfort noise: silence
+		l.rxPCM = slices.Grow(l.rxPCM, len(b)/2)[:len(b)/2] // comfort noise: silence, in the reused buffer
+		clear(l.rxPCM)
 	} else {
 		l.rxPCM = audio.PCM16LE(l.rxPCM, b)
 	}

@@ -81,20 +81,11 @@ func (s *Server) startUnicast(c *fsCall, h map[string]string) {
 	}
 	u := &unicast{conn: conn, remote: ra, native: strings.Contains(flags, "native"), done: make(chan struct{})}
 	c.amu.Lock()
-	if c.uc != nil || c.ctx.Err() != nil {
-		// The park loop keeps the connection it launched first; a later one is bound and never used.
+	// The park loop keeps the connection it launched first: a later one is bound and never used. Without media
+	// the park loop reads no frames, so nothing is sent or received. Either way the socket stays bound until the
+	// channel goes.
+	if c.uc != nil || c.ctx.Err() != nil || nomedia {
 		c.amu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			<-c.ctx.Done()
-			_ = conn.Close()
-		}()
-		return
-	}
-	if nomedia {
-		c.amu.Unlock()
-		// No media: the park loop reads no frames, so nothing is sent or received.
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
