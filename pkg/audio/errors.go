@@ -12,6 +12,8 @@ var (
 	ErrClockRunning = errors.New("audio: playout clock already running")
 	// ErrFormat reports a frame, rate or configuration the function does not support.
 	ErrFormat = errors.New("audio: unsupported format")
+	// ErrReceiverClosed is what a Receiver's Read returns after Close(nil).
+	ErrReceiverClosed = errors.New("audio: receiver closed")
 	// ErrWAV reports a malformed or unsupported WAV file.
 	ErrWAV = errors.New("audio: bad WAV")
 )

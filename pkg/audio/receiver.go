@@ -209,8 +209,12 @@ func (r *Receiver) wait(ctx context.Context, now, due time.Time) (time.Time, err
 	return due, nil
 }
 
-// Close makes Read return err (at once, whatever is still queued) and ends the Frames channel in push mode.
+// Close makes Read return err (ErrReceiverClosed when err is nil), at once whatever is still queued, and ends
+// the Frames channel in push mode.
 func (r *Receiver) Close(err error) {
+	if err == nil {
+		err = ErrReceiverClosed // a nil error would read as "still open" and let the Pacer send on the closed channel
+	}
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.err = err
