@@ -1,4 +1,5 @@
-// Package ari drives Asterisk over ARI: a typed REST client, a self-healing events WebSocket, and a call driver.
+// Package ari is the Asterisk REST Interface client: typed REST calls, a self-healing events WebSocket, and
+// per-channel event subscriptions. The call driver that turns it into a call.Dialer is ari/driver.
 package ari
 
 import (

@@ -29,9 +29,6 @@ var (
 	// ErrAppNotRegistered is returned by Start when Asterisk accepted the events socket but does not hold the
 	// application (see Client.Start); the client retried before giving up.
 	ErrAppNotRegistered = errors.New("ari: Asterisk does not hold the application after the events socket opened")
-	// ErrNoStasisStart is wrapped by Dial when a channel the driver created (the ExternalMedia channel) did not
-	// enter the application within DriverConfig.StasisTimeout; the half-made call was torn down.
-	ErrNoStasisStart = errors.New("ari: channel did not enter Stasis in time")
 )
 
 // Error is a non-2xx answer from Asterisk. It carries Asterisk's {"message": ...} and matches the sentinel of its

@@ -184,3 +184,12 @@ func waitFor[E ari.Event](t *testing.T, sub *ari.Subscription) E {
 		}
 	}
 }
+
+// testApp is the Stasis application every integration test uses: OUTCALL_ARI_APP, default "outcall-test" (the
+// driver's tests in ari/driver read the same variable).
+func testApp() string {
+	if app := os.Getenv("OUTCALL_ARI_APP"); app != "" {
+		return app
+	}
+	return "outcall-test"
+}

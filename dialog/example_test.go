@@ -7,6 +7,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/call"
@@ -140,7 +141,7 @@ nodes:
 		fmt.Println(err)
 		return
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{})
+	drv, err := aridriver.New(client, aridriver.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

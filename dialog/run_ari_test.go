@@ -8,6 +8,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/call"
@@ -55,7 +56,7 @@ func TestRunOnAsteriskSimulator(t *testing.T) {
 	if err := client.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{})
+	drv, err := aridriver.New(client, aridriver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/ari"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/call"
@@ -40,7 +41,7 @@ type Config struct {
 	BargeInAfter time.Duration
 	// NoGate feeds the recognizer every frame instead of only around the callee's speech (dialog.TurnConfig.GateASR)
 	NoGate bool
-	// JitterDepth is ari.DriverConfig.JitterDepth; default: 0 (the driver's default, 3 frames = 60 ms)
+	// JitterDepth is aridriver.Config.JitterDepth; default: 0 (the driver's default, 3 frames = 60 ms)
 	JitterDepth int
 	RedisURL    string // Redis of the dialog store; required
 	// Sim is the command that runs the simulator: this binary with -sim (a test binary intercepts it in TestMain).
@@ -153,7 +154,7 @@ type run struct {
 	cfg    Config
 	log    zerolog.Logger
 	script *dialog.Script
-	drv    *ari.Driver
+	drv    *aridriver.Driver
 	store  dialog.Store
 	rt     *roundTrips
 	tts    tts.Synthesizer // the fake synthesizer behind the library's prompt cache, shared by every call
@@ -220,7 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("loadtest: ARI events: %w", err)
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{JitterDepth: cfg.JitterDepth, Logger: cfg.Logger})
+	drv, err := aridriver.New(client, aridriver.Config{JitterDepth: cfg.JitterDepth, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +515,7 @@ func (r *run) jitterDepth() int {
 	if r.cfg.JitterDepth > 0 {
 		return r.cfg.JitterDepth
 	}
-	return 3 // ari.DriverConfig's default
+	return 3 // aridriver.Config's default
 }
 
 // simProc is the simulator process.

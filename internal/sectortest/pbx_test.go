@@ -11,6 +11,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/esl"
@@ -80,7 +81,7 @@ func startARI(t *testing.T) *pbx {
 	// A deeper jitter buffer than the default 60 ms: the test machine is shared and the race detector slows every
 	// goroutine, so packets of the simulator's clock can be later than on a PBX; a late packet is a lost frame, and
 	// a lost frame garbles the callee's words.
-	drv, err := ari.NewDriver(client, ari.DriverConfig{JitterDepth: 15})
+	drv, err := aridriver.New(client, aridriver.Config{JitterDepth: 15})
 	if err != nil {
 		t.Fatal(err)
 	}

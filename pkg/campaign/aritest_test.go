@@ -13,6 +13,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/internal/redistest"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
@@ -86,7 +87,7 @@ func TestCampaignOnSimulatorOneProcessKilled(t *testing.T) {
 	defer cancel()
 	type proc struct {
 		client *ari.Client
-		driver *ari.Driver
+		driver *aridriver.Driver
 		rdb    *redis.Client
 		ctx    context.Context
 		kill   context.CancelFunc
@@ -102,7 +103,7 @@ func TestCampaignOnSimulatorOneProcessKilled(t *testing.T) {
 		if err := client.Start(pctx); err != nil {
 			t.Fatal(err)
 		}
-		driver, err := ari.NewDriver(client, ari.DriverConfig{})
+		driver, err := aridriver.New(client, aridriver.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

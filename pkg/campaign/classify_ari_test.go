@@ -7,6 +7,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
@@ -54,7 +55,7 @@ func TestClassifyOnSimulator(t *testing.T) {
 	if err := client.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{})
+	drv, err := aridriver.New(client, aridriver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

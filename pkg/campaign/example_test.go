@@ -12,6 +12,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/internal/redistest"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
@@ -68,7 +69,7 @@ func ExampleRunner() {
 		fmt.Println(err)
 		return
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{})
+	drv, err := aridriver.New(client, aridriver.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

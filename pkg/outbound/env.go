@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outcall/outcall/ari"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/esl"
 )
 
@@ -31,8 +32,8 @@ type Env struct {
 	ESL          *esl.Config // FS_ESL_ADDR, FS_ESL_PASSWORD: a real FreeSWITCH; nil: not used
 	DialEndpoint string      // DIAL_ENDPOINT: dial string template with {number} or {e164}; required on a real PBX
 	MediaHost    string      // MEDIA_HOST: this machine as the PBX reaches it, for RTP and WebSocket media; default 127.0.0.1
-	ARITransport string      // ARI_TRANSPORT: rtp, audiosocket or websocket (ari.DriverConfig.Transport); "": the driver's rtp
-	ARIFormat    string      // ARI_FORMAT: ulaw or slin16 (ari.DriverConfig.Format); "": the driver's ulaw
+	ARITransport string      // ARI_TRANSPORT: rtp, audiosocket or websocket (aridriver.Config.Transport); "": the driver's rtp
+	ARIFormat    string      // ARI_FORMAT: ulaw or slin16 (aridriver.Config.Format); "": the driver's ulaw
 	FSMedia      string      // FS_MEDIA: unicast, stream or broadcast (esl.ParseMediaMode); "": the driver's default
 	AgentEnd     string      // AGENT_ENDPOINT: where transfers to a human go; default: the script's settings.transfer
 	RedisURL     string      // REDIS_URL: Redis for dialog state, journals and the campaign; "": memory
@@ -175,12 +176,12 @@ func fromLookup(get func(string) string) (Env, error) {
 // checkMedia validates ARI_TRANSPORT, ARI_FORMAT and FS_MEDIA, and that each is set only for its PBX.
 func (e *Env) checkMedia(bad func(string, ...any)) {
 	switch e.ARITransport {
-	case "", ari.TransportRTP, ari.TransportAudioSocket, ari.TransportWebSocket:
+	case "", aridriver.TransportRTP, aridriver.TransportAudioSocket, aridriver.TransportWebSocket:
 	default:
 		bad("ARI_TRANSPORT=%q: want rtp, audiosocket or websocket", e.ARITransport)
 	}
 	switch e.ARIFormat {
-	case "", ari.FormatULaw, ari.FormatSlin16:
+	case "", aridriver.FormatULaw, aridriver.FormatSlin16:
 	default:
 		bad("ARI_FORMAT=%q: want ulaw or slin16", e.ARIFormat)
 	}

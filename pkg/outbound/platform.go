@@ -13,6 +13,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/pkg/call"
@@ -145,7 +146,7 @@ func (p *Platform) openAsterisk(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to Asterisk (ARI) at %s: %w", cfg.URL, err)
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{MediaHost: env.MediaHost, Transport: env.ARITransport,
+	drv, err := aridriver.New(client, aridriver.Config{MediaHost: env.MediaHost, Transport: env.ARITransport,
 		Format: env.ARIFormat, Logger: log.With().Str("part", "driver").Logger()})
 	if err != nil {
 		return fmt.Errorf("ARI_TRANSPORT=%s ARI_FORMAT=%s: %w", orDefault(env.ARITransport, "rtp (default)"),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr/asrtest"
 	"github.com/outcall/outcall/dialog"
 	"github.com/outcall/outcall/internal/redistest"
@@ -73,7 +74,7 @@ func TestFullCallLogsNoPII(t *testing.T) {
 	if err := client.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	drv, err := ari.NewDriver(client, ari.DriverConfig{Logger: log})
+	drv, err := aridriver.New(client, aridriver.Config{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ari
+package driver
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/audiosocket"
 	"github.com/outcall/outcall/pkg/call"
@@ -42,10 +43,13 @@ var (
 	// ErrNoFinalEvent reports a dial attempt Asterisk never resolved: no answer and no end well past its ring
 	// timeout (events lost, or a stuck channel). The attempt is hung up.
 	ErrNoFinalEvent = errors.New("ari: no answer or end reported for the dial attempt")
+	// ErrNoStasisStart is wrapped by Dial when a channel the driver created (the ExternalMedia channel) did not
+	// enter the application within Config.StasisTimeout; the half-made call was torn down.
+	ErrNoStasisStart = errors.New("ari: channel did not enter Stasis in time")
 )
 
-// DriverConfig configures a Driver.
-type DriverConfig struct {
+// Config configures a Driver.
+type Config struct {
 	// MediaHost is the address this process binds its media socket to and gives Asterisk as external_host
 	// (MEDIA_HOST).
 	MediaHost string // default: "127.0.0.1"
@@ -54,7 +58,7 @@ type DriverConfig struct {
 	ExternalHost string // default: MediaHost
 	// Format is the ExternalMedia format: FormatULaw or FormatSlin16. Media frames are 8 kHz for ulaw, 16 kHz
 	// for slin16. slin16 needs the audiosocket or websocket transport: over rtp Asterisk ignores what it receives
-	// with slin16's dynamic payload type, and NewDriver refuses the pair.
+	// with slin16's dynamic payload type, and New refuses the pair.
 	Format string // default: "ulaw"
 	// Transport is TransportRTP, TransportAudioSocket or TransportWebSocket (chan_websocket: one WebSocket per
 	// call to the ARI server's /media/<id>; MediaHost and ExternalHost are then unused).
@@ -91,8 +95,8 @@ type DriverConfig struct {
 // Driver places calls through Asterisk: it implements call.Dialer. One Driver carries many concurrent calls over
 // one media socket and one playout clock.
 type Driver struct {
-	c   *Client
-	cfg DriverConfig
+	c   *ari.Client
+	cfg Config
 	log zerolog.Logger
 
 	format   audio.Format
@@ -122,10 +126,10 @@ type Driver struct {
 // they come a few at a time and one goroutine per call drains them at once; an overflow is reported, never silent.
 const callEventQueue = 128
 
-// NewDriver returns a Driver dialing through client, which must be started (Start) before Dial.
-func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
+// New returns a Driver dialing through client, which must be started (Start) before Dial.
+func New(client *ari.Client, cfg Config) (*Driver, error) {
 	if client == nil {
-		return nil, fmt.Errorf("ari: NewDriver: %w: nil client", ErrIncompleteConfig)
+		return nil, fmt.Errorf("ari: New: %w: nil client", ari.ErrIncompleteConfig)
 	}
 	if cfg.MediaHost == "" {
 		cfg.MediaHost = "127.0.0.1"
@@ -167,13 +171,13 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 	case FormatSlin16:
 		d.format, d.pt = audio.Wideband, 118
 	default:
-		return nil, fmt.Errorf("ari: NewDriver: %w: format %q (want ulaw or slin16)", ErrIncompleteConfig, cfg.Format)
+		return nil, fmt.Errorf("ari: New: %w: format %q (want ulaw or slin16)", ari.ErrIncompleteConfig, cfg.Format)
 	}
 	if _, err := netip.ParseAddr(cfg.MediaHost); err != nil {
-		return nil, fmt.Errorf("ari: NewDriver: %w: MediaHost %q is not an IP address", ErrIncompleteConfig, cfg.MediaHost)
+		return nil, fmt.Errorf("ari: New: %w: MediaHost %q is not an IP address", ari.ErrIncompleteConfig, cfg.MediaHost)
 	}
 	if a, err := netip.ParseAddr(cfg.ExternalHost); err != nil || a.IsUnspecified() {
-		return nil, fmt.Errorf("ari: NewDriver: %w: ExternalHost %q is not a reachable IP address", ErrIncompleteConfig, cfg.ExternalHost)
+		return nil, fmt.Errorf("ari: New: %w: ExternalHost %q is not a reachable IP address", ari.ErrIncompleteConfig, cfg.ExternalHost)
 	}
 	hostPort := net.JoinHostPort(cfg.MediaHost, "0")
 	switch cfg.Transport {
@@ -183,13 +187,13 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 			// looked up among the static payload types only (0-34, ast_rtp_codecs_get_payload), and slin16's
 			// dynamic type 118 is dropped without a word. Asterisk sends slin16 to us, but the callee would never
 			// hear the bot.
-			return nil, fmt.Errorf("ari: NewDriver: %w: slin16 over rtp: Asterisk drops the RTP it receives with slin16's dynamic payload type (118) on ExternalMedia channels, so the callee would hear nothing; use ulaw over rtp, or slin16 over audiosocket or websocket", ErrIncompleteConfig)
+			return nil, fmt.Errorf("ari: New: %w: slin16 over rtp: Asterisk drops the RTP it receives with slin16's dynamic payload type (118) on ExternalMedia channels, so the callee would hear nothing; use ulaw over rtp, or slin16 over audiosocket or websocket", ari.ErrIncompleteConfig)
 		}
 		d.rtp = cfg.RTP
 		if d.rtp == nil {
 			t, err := rtp.Listen(rtp.TransportConfig{Addr: hostPort, Logger: cfg.Logger})
 			if err != nil {
-				return nil, fmt.Errorf("ari: NewDriver: %w", err)
+				return nil, fmt.Errorf("ari: New: %w", err)
 			}
 			d.rtp, d.ownRTP = t, true
 		}
@@ -198,13 +202,13 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 		if d.as == nil {
 			s, err := audiosocket.Listen(audiosocket.ServerConfig{Addr: hostPort, Logger: cfg.Logger})
 			if err != nil {
-				return nil, fmt.Errorf("ari: NewDriver: %w", err)
+				return nil, fmt.Errorf("ari: New: %w", err)
 			}
 			d.as, d.ownAS = s, true
 		}
 	case TransportWebSocket:
 	default:
-		return nil, fmt.Errorf("ari: NewDriver: %w: transport %q (want rtp, audiosocket or websocket)", ErrIncompleteConfig, cfg.Transport)
+		return nil, fmt.Errorf("ari: New: %w: transport %q (want rtp, audiosocket or websocket)", ari.ErrIncompleteConfig, cfg.Transport)
 	}
 	d.clock = cfg.Clock
 	if d.clock == nil {
@@ -225,7 +229,7 @@ func NewDriver(client *Client, cfg DriverConfig) (*Driver, error) {
 		d.group = d.clock.NewGroup(&asSender{log: cfg.Logger})
 	}
 	// Calls whose hang-up happened while the events WebSocket was down are ended after each reconnect.
-	d.unreconcile = client.OnReconnected(func(live []Channel) { d.Reconcile(live) })
+	d.unreconcile = client.OnReconnected(func(live []ari.Channel) { d.Reconcile(live) })
 	return d, nil
 }
 
@@ -275,9 +279,9 @@ func (d *Driver) ActiveCalls() int {
 }
 
 // Reconcile ends the calls whose channel is not among live, the channels Asterisk still has, since a hang-up that
-// happened while the events WebSocket was down was never seen. NewDriver registers it with the client, so it runs
+// happened while the events WebSocket was down was never seen. New registers it with the client, so it runs
 // after every reconnect's resync; call it yourself only with a list you fetched. It returns how many calls it ended.
-func (d *Driver) Reconcile(live []Channel) int {
+func (d *Driver) Reconcile(live []ari.Channel) int {
 	alive := make(map[string]bool, len(live))
 	for _, ch := range live {
 		alive[ch.ID] = true
@@ -353,7 +357,7 @@ func (d *Driver) Close() error {
 // the channels' destruction. When ctx ends first the attempt is hung up and the Outcome is call.Cancelled.
 func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	if r.Endpoint == "" {
-		return nil, &call.Error{Outcome: call.Failed, Detail: "empty endpoint", Err: ErrIncompleteConfig}
+		return nil, &call.Error{Outcome: call.Failed, Detail: "empty endpoint", Err: ari.ErrIncompleteConfig}
 	}
 	d.mu.Lock()
 	if d.closed {
@@ -373,7 +377,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 
 	id := r.ID
 	if id == "" {
-		id = NewID("call")
+		id = ari.NewID("call")
 	}
 	// The channel ids derive from the call id ("<id>-a" originated, "<id>-b" the Local channel's other half), so
 	// any process that knows a call's id can find and end its channels.
@@ -394,7 +398,7 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 		timeout = time.Second // Asterisk's timeout is in whole seconds
 	}
 	log.Debug().Str("endpoint", redactEndpoint(r.Endpoint)).Dur("timeout", timeout).Msg("ari: originate")
-	_, err := d.c.Originate(ctx, OriginateParams{
+	_, err := d.c.Originate(ctx, ari.OriginateParams{
 		Endpoint:       r.Endpoint,
 		App:            d.c.App(),
 		CallerID:       r.CallerID,
@@ -439,13 +443,13 @@ type dialState struct {
 
 // awaitAnswer waits for StasisStart (answer) or the attempt's end. Events that concern the answered call and
 // arrive after StasisStart stay queued in sub for the call's event loop.
-func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, otherID string, ring time.Duration, log zerolog.Logger) (*StasisStart, error) {
+func (d *Driver) awaitAnswer(ctx context.Context, sub *ari.Subscription, chanID, otherID string, ring time.Duration, log zerolog.Logger) (*ari.StasisStart, error) {
 	var st dialState
 	var grace <-chan time.Time
 	hangup := func() {
 		hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
 		defer cancel()
-		if err := d.c.Hangup(hctx, chanID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := d.c.Hangup(hctx, chanID, ari.ReasonNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			log.Warn().Err(err).Msg("ari: hang up unresolved attempt")
 		}
 	}
@@ -463,14 +467,14 @@ func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, oth
 			return nil, st.failure()
 		case ev, ok := <-sub.Events():
 			if !ok {
-				return nil, &call.Error{Outcome: call.Failed, Detail: "event stream closed", Err: ErrClosed}
+				return nil, &call.Error{Outcome: call.Failed, Detail: "event stream closed", Err: ari.ErrClosed}
 			}
 			switch e := ev.(type) {
-			case *StasisStart:
+			case *ari.StasisStart:
 				if e.Channel.ID == chanID {
 					return e, nil
 				}
-			case *Dial:
+			case *ari.Dial:
 				if e.Peer.ID == chanID || e.Peer.ID == otherID {
 					switch e.Dialstatus {
 					case "":
@@ -481,15 +485,15 @@ func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, oth
 						st.status = e.Dialstatus
 					}
 				}
-			case *ChannelStateChange:
+			case *ari.ChannelStateChange:
 				if e.Channel.State == "Ringing" || e.Channel.State == "Ring" {
 					st.ringing = true
 				}
-			case *ChannelHangupRequest:
+			case *ari.ChannelHangupRequest:
 				if e.Cause != 0 && st.reqCause == 0 {
 					st.reqCause = call.Cause(e.Cause)
 				}
-			case *ChannelDestroyed:
+			case *ari.ChannelDestroyed:
 				switch e.Channel.ID {
 				case chanID:
 					st.cause, st.destroyed = call.Cause(e.Cause), true
@@ -506,7 +510,7 @@ func (d *Driver) awaitAnswer(ctx context.Context, sub *Subscription, chanID, oth
 						grace = time.After(200 * time.Millisecond)
 					}
 				}
-			case *Overflow:
+			case *ari.Overflow:
 				log.Warn().Uint64("dropped", e.Dropped).Msg("ari: dial events dropped")
 			}
 		}
@@ -550,10 +554,10 @@ func (st *dialState) failure() *call.Error {
 }
 
 // setupCall builds the answered call's bridge and media.
-func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub *Subscription, ans *StasisStart, log zerolog.Logger) (*ariCall, error) {
+func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub *ari.Subscription, ans *ari.StasisStart, log zerolog.Logger) (*ariCall, error) {
 	c := &ariCall{
 		d: d, id: id, chanID: chanID, otherID: otherID, sub: sub, log: log,
-		bridgeID: NewID("br"), extID: NewID("em"),
+		bridgeID: ari.NewID("br"), extID: ari.NewID("em"),
 		events:   make(chan call.Event, d.cfg.EventBuffer),
 		done:     make(chan struct{}),
 		hangupCh: make(chan struct{}),
@@ -563,7 +567,7 @@ func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub 
 		log.Warn().Err(err).Str("step", step).Msg("ari: media setup failed; hanging up")
 		c.releaseResources()
 		hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
-		_ = d.c.Hangup(hctx, chanID, ReasonNormal)
+		_ = d.c.Hangup(hctx, chanID, ari.ReasonNormal)
 		cancel()
 		o := call.Failed
 		if ctx.Err() != nil {
@@ -571,7 +575,7 @@ func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub 
 		}
 		return nil, &call.Error{Outcome: o, Detail: "answered, but " + step + " failed", Err: err}
 	}
-	if _, err := d.c.CreateBridge(ctx, CreateBridgeParams{Type: "mixing", BridgeID: c.bridgeID}); err != nil {
+	if _, err := d.c.CreateBridge(ctx, ari.CreateBridgeParams{Type: "mixing", BridgeID: c.bridgeID}); err != nil {
 		return fail("create bridge", err)
 	}
 	c.bridgeMade = true
@@ -580,13 +584,13 @@ func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub 
 		return fail("external media", err)
 	}
 	c.media = m
-	if err := d.c.AddChannel(ctx, c.bridgeID, AddChannelParams{Channels: []string{chanID, c.extID}}); err != nil {
+	if err := d.c.AddChannel(ctx, c.bridgeID, ari.AddChannelParams{Channels: []string{chanID, c.extID}}); err != nil {
 		return fail("add to bridge", err)
 	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return fail("register", ErrClosed)
+		return fail("register", ari.ErrClosed)
 	}
 	d.calls[c] = struct{}{}
 	d.mu.Unlock()
@@ -609,7 +613,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 	// hangs it up by the id we chose (a 404 when it never existed).
 	c.extMade = true
 	if d.rtp != nil {
-		ch, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
+		ch, err := d.c.ExternalMedia(ctx, ari.ExternalMediaParams{
 			ChannelID:     c.extID,
 			ExternalHost:  d.externalHost(),
 			Format:        d.cfg.Format,
@@ -647,7 +651,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 			_ = r.conn.Close()
 		}
 	}
-	if _, err := d.c.ExternalMedia(ctx, ExternalMediaParams{
+	if _, err := d.c.ExternalMedia(ctx, ari.ExternalMediaParams{
 		ChannelID:     c.extID,
 		ExternalHost:  d.externalHost(),
 		Format:        asFormat,
@@ -678,7 +682,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 }
 
 // awaitStasis waits up to StasisTimeout for the StasisStart of channel id, a channel the driver created.
-func (d *Driver) awaitStasis(ctx context.Context, sub *Subscription, id string) error {
+func (d *Driver) awaitStasis(ctx context.Context, sub *ari.Subscription, id string) error {
 	tctx, cancel := context.WithTimeout(ctx, d.cfg.StasisTimeout)
 	defer cancel()
 	return awaitStasisStart(tctx, sub, id)

@@ -1,4 +1,4 @@
-package ari
+package driver
 
 import (
 	"context"
@@ -16,19 +16,20 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/rtp"
 )
 
 // newTestDriver returns a driver whose client never connects: enough for media that needs no REST.
-func newTestDriver(tb testing.TB, cfg DriverConfig) *Driver {
+func newTestDriver(tb testing.TB, cfg Config) *Driver {
 	tb.Helper()
-	c, err := New(Config{URL: "http://127.0.0.1:1", App: "media-test"})
+	c, err := ari.New(ari.Config{URL: "http://127.0.0.1:1", App: "media-test"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d, err := NewDriver(c, cfg)
+	d, err := New(c, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,8 +51,8 @@ func udpPeer(tb testing.TB) *net.UDPConn {
 // slin16 is big-endian on the wire, reads are paced with silence in gaps, writes carry consecutive sequence
 // numbers and timestamps, and packets of the wrong payload type are dropped.
 func TestMediaRTPWire(t *testing.T) {
-	d := newTestDriver(t, DriverConfig{Format: FormatULaw})
-	// The wire code handles slin16 both ways (Asterisk sends it with PT 118), although NewDriver refuses slin16
+	d := newTestDriver(t, Config{Format: FormatULaw})
+	// The wire code handles slin16 both ways (Asterisk sends it with PT 118), although New refuses slin16
 	// over rtp because Asterisk drops it in the other direction: test the encoding on its own.
 	d.format, d.pt, d.cfg.Format = audio.Wideband, 118, FormatSlin16
 	peer := udpPeer(t)
@@ -154,7 +155,7 @@ func TestMediaRTPWire(t *testing.T) {
 // BenchmarkMediaReceive measures the driver's whole receive path per packet: recvmmsg batch on the shared socket,
 // demultiplexing over 100 calls, RTP parsing, G.711 µ-law decoding and the jitter-buffer push.
 func BenchmarkMediaReceive(b *testing.B) {
-	d := newTestDriver(b, DriverConfig{})
+	d := newTestDriver(b, Config{})
 	const calls = 100
 	peers := make([]*ipv4.PacketConn, calls)
 	pkts := make([][][]byte, calls)
@@ -213,7 +214,7 @@ func BenchmarkMediaReceive(b *testing.B) {
 }
 
 func TestDialNeedsEvents(t *testing.T) {
-	d := newTestDriver(t, DriverConfig{})
+	d := newTestDriver(t, Config{})
 	_, err := d.Dial(context.Background(), call.Request{Endpoint: "Local/echo@outcall-test"})
 	if call.OutcomeOfError(err) != call.Failed || !errors.Is(err, ErrEventsNotConnected) {
 		t.Fatalf("dial without events: %v", err)
@@ -303,7 +304,7 @@ func TestLoadMediaRTP(t *testing.T) {
 	if n <= 0 {
 		t.Skip("OUTCALL_LOAD_STREAMS not set: set it (e.g. 1000) to measure the media path of many calls")
 	}
-	d := newTestDriver(t, DriverConfig{PlayoutDepth: 3})
+	d := newTestDriver(t, Config{PlayoutDepth: 3})
 	peers := make([]*net.UDPConn, n)
 	medias := make([]*mediaRTP, n)
 	for i := range n {

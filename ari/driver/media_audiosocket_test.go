@@ -1,4 +1,4 @@
-package ari
+package driver
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // TestMediaAudioSocketWire checks the AudioSocket media against a raw connection standing in for Asterisk:
 // little-endian slin both ways, one message per 20 ms frame, and Read ends with ErrHungUp when Asterisk closes.
 func TestMediaAudioSocketWire(t *testing.T) {
-	d := newTestDriver(t, DriverConfig{Transport: TransportAudioSocket, Format: FormatSlin16})
+	d := newTestDriver(t, Config{Transport: TransportAudioSocket, Format: FormatSlin16})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	id := audiosocket.NewUUID()

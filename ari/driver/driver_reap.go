@@ -1,10 +1,12 @@
-package ari
+package driver
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/outcall/outcall/ari"
 )
 
 // Call ids chosen by the caller (call.Request.ID) name the originated Local channel pair "<id>-a" and "<id>-b".
@@ -22,7 +24,7 @@ func (d *Driver) HangupCall(ctx context.Context, callID string) error {
 	var errs []error
 	a, b := callChannelIDs(callID)
 	for _, id := range []string{a, b} {
-		if err := d.c.Hangup(ctx, id, "normal"); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := d.c.Hangup(ctx, id, "normal"); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}

@@ -1,11 +1,11 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/outcall/outcall/ari"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/call"
 )
 
@@ -14,7 +14,7 @@ import (
 func TestIntegrationReopen(t *testing.T) {
 	var lost uint64
 	for i := range 30 {
-		e := newRealDriver(t, ari.DriverConfig{})
+		e := newRealDriver(t, driver.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := e.driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 5 * time.Second})
 		cancel()

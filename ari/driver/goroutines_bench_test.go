@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/internal/mediatest"
 	"github.com/outcall/outcall/pkg/call"
 )
@@ -14,19 +15,19 @@ import (
 // driverGoroutines counts the goroutines running the driver's code (ari, its transports and the shared audio
 // machinery; not the in-process simulator).
 func driverGoroutines() int {
-	return mediatest.Goroutines([]string{"outcall/ari.", "outcall/pkg/audio.", "outcall/pkg/rtp.", "outcall/pkg/audiosocket."},
+	return mediatest.Goroutines([]string{"outcall/ari.", "outcall/ari/driver.", "outcall/pkg/audio.", "outcall/pkg/rtp.", "outcall/pkg/audiosocket."},
 		[]string{"/ari/aritest.", "/pkg/callee."})
 }
 
 // BenchmarkGoroutinesPerCall: goroutines of the driver per live call, per transport, with N answered calls whose
 // media is flowing and read through the frame channel as the dialog runtime does.
 func BenchmarkGoroutinesPerCall(b *testing.B) {
-	for _, transport := range []string{ari.TransportRTP, ari.TransportAudioSocket, ari.TransportWebSocket} {
+	for _, transport := range []string{driver.TransportRTP, driver.TransportAudioSocket, driver.TransportWebSocket} {
 		b.Run(transport, func(b *testing.B) {
 			const n = 50
 			sim := aritest.Start(b, aritest.Config{})
 			e := startDriver(b, ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"},
-				ari.DriverConfig{Transport: transport}, sim)
+				driver.Config{Transport: transport}, sim)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			var perCall float64

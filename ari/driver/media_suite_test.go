@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/internal/mediatest"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
@@ -29,13 +30,13 @@ import (
 // mediaConfigs are the transport × format pairs the suite covers.
 var mediaConfigs = []struct {
 	name string
-	cfg  ari.DriverConfig
+	cfg  driver.Config
 }{
-	{"rtp-ulaw", ari.DriverConfig{Transport: ari.TransportRTP, Format: ari.FormatULaw}},
-	{"audiosocket-slin", ari.DriverConfig{Transport: ari.TransportAudioSocket, Format: ari.FormatULaw}},
-	{"audiosocket-slin16", ari.DriverConfig{Transport: ari.TransportAudioSocket, Format: ari.FormatSlin16}},
-	{"websocket-ulaw", ari.DriverConfig{Transport: ari.TransportWebSocket, Format: ari.FormatULaw}},
-	{"websocket-slin16", ari.DriverConfig{Transport: ari.TransportWebSocket, Format: ari.FormatSlin16}},
+	{"rtp-ulaw", driver.Config{Transport: driver.TransportRTP, Format: driver.FormatULaw}},
+	{"audiosocket-slin", driver.Config{Transport: driver.TransportAudioSocket, Format: driver.FormatULaw}},
+	{"audiosocket-slin16", driver.Config{Transport: driver.TransportAudioSocket, Format: driver.FormatSlin16}},
+	{"websocket-ulaw", driver.Config{Transport: driver.TransportWebSocket, Format: driver.FormatULaw}},
+	{"websocket-slin16", driver.Config{Transport: driver.TransportWebSocket, Format: driver.FormatSlin16}},
 }
 
 // TestDriverRefusesSlin16OverRTP: Asterisk drops the slin16 RTP it receives on an ExternalMedia channel
@@ -48,9 +49,9 @@ func TestDriverRefusesSlin16OverRTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	_, err = ari.NewDriver(client, ari.DriverConfig{Transport: ari.TransportRTP, Format: ari.FormatSlin16})
+	_, err = driver.New(client, driver.Config{Transport: driver.TransportRTP, Format: driver.FormatSlin16})
 	if !errors.Is(err, ari.ErrIncompleteConfig) || !strings.Contains(err.Error(), "audiosocket or websocket") {
-		t.Fatalf("NewDriver(rtp, slin16): %v, want a config error naming the transports that work", err)
+		t.Fatalf("New(rtp, slin16): %v, want a config error naming the transports that work", err)
 	}
 }
 
@@ -69,7 +70,7 @@ func TestIntegrationMedia(t *testing.T) {
 	for _, mc := range mediaConfigs {
 		t.Run(mc.name, func(t *testing.T) {
 			e := newRealDriver(t, mc.cfg)
-			if mc.cfg.Transport == ari.TransportWebSocket {
+			if mc.cfg.Transport == driver.TransportWebSocket {
 				skipWithoutModule(t, e.client, "chan_websocket")
 			}
 			runMediaSuite(t, e)
@@ -249,7 +250,7 @@ func mediaSpeech(t *testing.T, e *driverEnv) {
 
 // lostFrames counts the callee frames the receive jitter buffer concealed, silenced or dropped late.
 func lostFrames(m call.Media) uint64 {
-	if s, ok := m.(interface{ Stats() ari.MediaStats }); ok {
+	if s, ok := m.(interface{ Stats() driver.MediaStats }); ok {
 		return mediatest.Lost(s.Stats().Jitter)
 	}
 	return 0
@@ -300,7 +301,7 @@ func mediaBargeIn(t *testing.T, e *driverEnv) {
 	}
 	stopWriting()
 	wg.Wait()
-	stats := func() ari.MediaStats { return m.(interface{ Stats() ari.MediaStats }).Stats() }
+	stats := func() driver.MediaStats { return m.(interface{ Stats() driver.MediaStats }).Stats() }
 	flushed := time.Now()
 	if played := m.Flush(); played <= 0 {
 		t.Errorf("Flush reported %v played", played)
@@ -397,9 +398,9 @@ func TestIntegrationSetupSoak(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("OUTCALL_ARI_SOAK")); err == nil && v > 0 {
 		n = v
 	}
-	for _, transport := range []string{ari.TransportRTP, ari.TransportAudioSocket, ari.TransportWebSocket} {
+	for _, transport := range []string{driver.TransportRTP, driver.TransportAudioSocket, driver.TransportWebSocket} {
 		t.Run(transport, func(t *testing.T) {
-			e := newRealDriver(t, ari.DriverConfig{Transport: transport})
+			e := newRealDriver(t, driver.Config{Transport: transport})
 			before := serverState(t, e.client)
 			var fails, silent atomic.Int64
 			var firstErr atomic.Value

@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
 
 // A driver dials through a started client; answered calls carry 20 ms PCM frames both ways, unanswered ones
 // return a *call.Error with the outcome. The simulator stands in for Asterisk here.
-func ExampleNewDriver() {
+func ExampleNew() {
 	sim, err := aritest.New(aritest.Config{})
 	if err != nil {
 		panic(err)
@@ -29,19 +30,19 @@ func ExampleNewDriver() {
 	if err := client.Start(ctx); err != nil {
 		panic(err)
 	}
-	driver, err := ari.NewDriver(client, ari.DriverConfig{Format: ari.FormatULaw, Transport: ari.TransportRTP})
+	drv, err := driver.New(client, driver.Config{Format: driver.FormatULaw, Transport: driver.TransportRTP})
 	if err != nil {
 		panic(err)
 	}
-	defer driver.Close()
+	defer drv.Close()
 
-	_, err = driver.Dial(ctx, call.Request{Endpoint: "Local/busy@outcall-test", Timeout: 5 * time.Second})
+	_, err = drv.Dial(ctx, call.Request{Endpoint: "Local/busy@outcall-test", Timeout: 5 * time.Second})
 	var ce *call.Error
 	if errors.As(err, &ce) {
 		fmt.Println("busy line:", ce.Outcome, int(ce.Cause))
 	}
 
-	c, err := driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 5 * time.Second})
+	c, err := drv.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 5 * time.Second})
 	if err != nil {
 		panic(err)
 	}

@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/call"
 )
 
@@ -36,7 +37,7 @@ func TestClientReopenKeepsApplication(t *testing.T) {
 	lost := uint64(0)
 	for i := range 5 {
 		prev.Close()
-		e := startDriver(t, cfg, ari.DriverConfig{}, sim)
+		e := startDriver(t, cfg, driver.Config{}, sim)
 		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 		c, err := e.driver.Dial(dctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 3 * time.Second})
 		dcancel()

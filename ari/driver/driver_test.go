@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
@@ -19,19 +20,19 @@ import (
 // driverEnv is a started client and a driver, on the simulator or on a real Asterisk.
 type driverEnv struct {
 	client *ari.Client
-	driver *ari.Driver
+	driver *driver.Driver
 	sim    *aritest.Server // nil on a real Asterisk
 }
 
 // newSimDriver starts the simulator, a client and a driver with cfg.
-func newSimDriver(t testing.TB, cfg ari.DriverConfig) *driverEnv {
+func newSimDriver(t testing.TB, cfg driver.Config) *driverEnv {
 	t.Helper()
 	sim := aritest.Start(t, aritest.Config{})
 	return startDriver(t, ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"}, cfg, sim)
 }
 
 // newRealDriver uses the Asterisk of OUTCALL_ARI_URL, or skips.
-func newRealDriver(t *testing.T, cfg ari.DriverConfig) *driverEnv {
+func newRealDriver(t *testing.T, cfg driver.Config) *driverEnv {
 	t.Helper()
 	url := os.Getenv("OUTCALL_ARI_URL")
 	if url == "" {
@@ -43,7 +44,7 @@ func newRealDriver(t *testing.T, cfg ari.DriverConfig) *driverEnv {
 	return startDriver(t, ari.Config{URL: url, Username: os.Getenv("OUTCALL_ARI_USERNAME"), Password: os.Getenv("OUTCALL_ARI_PASSWORD"), App: testApp()}, cfg, nil)
 }
 
-func startDriver(t testing.TB, acfg ari.Config, cfg ari.DriverConfig, sim *aritest.Server) *driverEnv {
+func startDriver(t testing.TB, acfg ari.Config, cfg driver.Config, sim *aritest.Server) *driverEnv {
 	t.Helper()
 	client, err := ari.New(acfg)
 	if err != nil {
@@ -55,7 +56,7 @@ func startDriver(t testing.TB, acfg ari.Config, cfg ari.DriverConfig, sim *arite
 		t.Fatal(err)
 	}
 	_ = ctx
-	d, err := ari.NewDriver(client, cfg)
+	d, err := driver.New(client, cfg)
 	if err != nil {
 		client.Close()
 		t.Fatal(err)
@@ -112,10 +113,10 @@ func nextEvent(t testing.TB, c call.Call, typ call.EventType, timeout time.Durat
 	}
 }
 
-func TestDriverOutcomes(t *testing.T) { testOutcomes(t, newSimDriver(t, ari.DriverConfig{})) }
+func TestDriverOutcomes(t *testing.T) { testOutcomes(t, newSimDriver(t, driver.Config{})) }
 
 func TestIntegrationDriverOutcomes(t *testing.T) {
-	testOutcomes(t, newRealDriver(t, ari.DriverConfig{}))
+	testOutcomes(t, newRealDriver(t, driver.Config{}))
 }
 
 func testOutcomes(t *testing.T, e *driverEnv) {
@@ -180,14 +181,14 @@ func testOutcomes(t *testing.T, e *driverEnv) {
 	})
 }
 
-func TestDriverEchoTone(t *testing.T) { testEchoTone(t, newSimDriver(t, ari.DriverConfig{})) }
+func TestDriverEchoTone(t *testing.T) { testEchoTone(t, newSimDriver(t, driver.Config{})) }
 
 func TestDriverEchoToneAudioSocket(t *testing.T) {
-	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Transport: ari.TransportAudioSocket}))
+	testEchoTone(t, newSimDriver(t, driver.Config{Transport: driver.TransportAudioSocket}))
 }
 
 func TestIntegrationDriverEchoTone(t *testing.T) {
-	testEchoTone(t, newRealDriver(t, ari.DriverConfig{}))
+	testEchoTone(t, newRealDriver(t, driver.Config{}))
 }
 
 // testEchoTone sends a 1 kHz tone through Media to the echo extension and detects it coming back.
@@ -246,9 +247,9 @@ func toneRatio(s []int16, rate int, freq float64) float64 {
 	return 2 * power / (float64(len(s)) * total)
 }
 
-func TestDriverDTMF(t *testing.T) { testDTMF(t, newSimDriver(t, ari.DriverConfig{})) }
+func TestDriverDTMF(t *testing.T) { testDTMF(t, newSimDriver(t, driver.Config{})) }
 
-func TestIntegrationDriverDTMF(t *testing.T) { testDTMF(t, newRealDriver(t, ari.DriverConfig{})) }
+func TestIntegrationDriverDTMF(t *testing.T) { testDTMF(t, newRealDriver(t, driver.Config{})) }
 
 func testDTMF(t *testing.T, e *driverEnv) {
 	c := dial(t, e, "dtmf")
@@ -278,7 +279,7 @@ func testDTMF(t *testing.T, e *driverEnv) {
 }
 
 func TestDriverBargeInFlush(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	c := dial(t, e, "echo")
 	defer hangup(t, c)
 	m := c.Media()
@@ -309,7 +310,7 @@ func TestDriverBargeInFlush(t *testing.T) {
 }
 
 func TestDriverTransferDialplan(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	c := dial(t, e, "echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -331,7 +332,7 @@ func TestDriverTransferDialplan(t *testing.T) {
 }
 
 func TestDriverTransferAgent(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	c := dial(t, e, "echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -394,13 +395,13 @@ func waitResources(t testing.TB, e *driverEnv, calleeChannels int) {
 }
 
 func TestDriverTeardownNoLeaks(t *testing.T) {
-	for _, tr := range []string{ari.TransportRTP, ari.TransportAudioSocket} {
+	for _, tr := range []string{driver.TransportRTP, driver.TransportAudioSocket} {
 		t.Run(tr, func(t *testing.T) { testTeardownNoLeaks(t, tr) })
 	}
 }
 
 func testTeardownNoLeaks(t *testing.T, transport string) {
-	e := newSimDriver(t, ari.DriverConfig{Transport: transport})
+	e := newSimDriver(t, driver.Config{Transport: transport})
 	oneCall := func() {
 		c := dial(t, e, "echo")
 		seen := false
@@ -453,7 +454,7 @@ func callGoroutines() (int, string) {
 	n := 0
 	var out strings.Builder
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, fn := range []string{"ari.(*ariCall)", "ari.(*mediaAudioSocket)", "ari.(*audio.Receiver)", "ari.(*Driver).Dial", "ari.(*Driver).awaitAnswer"} {
+		for _, fn := range []string{"ari/driver.(*ariCall)", "ari/driver.(*mediaAudioSocket)", "ari/driver.(*audio.Receiver)", "ari/driver.(*Driver).Dial", "ari/driver.(*Driver).awaitAnswer"} {
 			if strings.Contains(g, fn) {
 				n++
 				out.WriteString(g + "\n\n")
@@ -464,30 +465,30 @@ func callGoroutines() (int, string) {
 	return n, out.String()
 }
 
-func TestNewDriverRejectsBadConfig(t *testing.T) {
+func TestNewRejectsBadConfig(t *testing.T) {
 	client, err := ari.New(ari.Config{URL: "http://127.0.0.1:1", App: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	for _, cfg := range []ari.DriverConfig{
+	for _, cfg := range []driver.Config{
 		{Format: "g729"},
 		{Transport: "carrier-pigeon"},
 		{MediaHost: "example.com"},
 		{MediaHost: "0.0.0.0"}, // bound to every address, but nothing to tell Asterisk
 		{ExternalHost: "asterisk-can-reach-me"},
 	} {
-		if _, err := ari.NewDriver(client, cfg); !errors.Is(err, ari.ErrIncompleteConfig) {
+		if _, err := driver.New(client, cfg); !errors.Is(err, ari.ErrIncompleteConfig) {
 			t.Errorf("%+v: %v", cfg, err)
 		}
 	}
-	if _, err := ari.NewDriver(nil, ari.DriverConfig{}); err == nil {
+	if _, err := driver.New(nil, driver.Config{}); err == nil {
 		t.Error("nil client accepted")
 	}
 }
 
 func TestDriverCloseEndsCallsAndDials(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	c1, c2 := dial(t, e, "echo"), dial(t, e, "dtmf")
 	dialErr := make(chan error, 1)
 	go func() {
@@ -510,14 +511,14 @@ func TestDriverCloseEndsCallsAndDials(t *testing.T) {
 			t.Fatalf("close hangup reported as remote: %+v", ev)
 		}
 	}
-	if _, err := e.driver.Dial(context.Background(), call.Request{Endpoint: "Local/echo@outcall-test"}); !errors.Is(err, ari.ErrDriverClosed) {
+	if _, err := e.driver.Dial(context.Background(), call.Request{Endpoint: "Local/echo@outcall-test"}); !errors.Is(err, driver.ErrDriverClosed) {
 		t.Fatalf("dial after Close: %v", err)
 	}
 	waitNoResources(t, e)
 }
 
 func TestDriverReconcileAfterReconnect(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	keep, lose := dial(t, e, "echo"), dial(t, e, "echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -548,7 +549,7 @@ func TestDriverReconcileAfterReconnect(t *testing.T) {
 }
 
 func TestDriverSendDTMFAndHangupCause(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	c := dial(t, e, "echo")
 	id := c.(interface{ ChannelID() string }).ChannelID()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -586,11 +587,11 @@ func TestDriverSendDTMFAndHangupCause(t *testing.T) {
 }
 
 func TestDriverEchoToneAudioSocketSlin16(t *testing.T) {
-	testEchoTone(t, newSimDriver(t, ari.DriverConfig{Transport: ari.TransportAudioSocket, Format: ari.FormatSlin16}))
+	testEchoTone(t, newSimDriver(t, driver.Config{Transport: driver.TransportAudioSocket, Format: driver.FormatSlin16}))
 }
 
 func TestDriverCallIDNamesChannels(t *testing.T) {
-	e := newSimDriver(t, ari.DriverConfig{})
+	e := newSimDriver(t, driver.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := e.driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", ID: "camp1-contact42-try1"})
@@ -611,11 +612,11 @@ func TestDriverCallIDNamesChannels(t *testing.T) {
 func TestDriverFrameChannel(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  ari.DriverConfig
+		cfg  driver.Config
 	}{
-		{"rtp", ari.DriverConfig{}},
-		{"audiosocket", ari.DriverConfig{Transport: ari.TransportAudioSocket}},
-		{"websocket", wsConfig(ari.FormatULaw)},
+		{"rtp", driver.Config{}},
+		{"audiosocket", driver.Config{Transport: driver.TransportAudioSocket}},
+		{"websocket", wsConfig(driver.FormatULaw)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newSimDriver(t, tc.cfg)

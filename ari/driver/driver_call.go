@@ -1,4 +1,4 @@
-package ari
+package driver
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
@@ -29,7 +30,7 @@ type ariCall struct {
 	otherID  string // the dialplan half of a Local channel
 	bridgeID string
 	extID    string
-	sub      *Subscription
+	sub      *ari.Subscription
 	log      zerolog.Logger
 	media    callMedia
 
@@ -81,7 +82,7 @@ func (c *ariCall) Hangup(ctx context.Context, cause call.Cause) error {
 	c.mu.Unlock()
 	if !continued {
 		err := c.d.c.Hangup(ctx, c.chanID, hangupReason(cause))
-		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidState) {
+		if err != nil && !errors.Is(err, ari.ErrNotFound) && !errors.Is(err, ari.ErrInvalidState) {
 			return fmt.Errorf("ari: hangup %s: %w", c.id, err)
 		}
 	}
@@ -100,7 +101,7 @@ func (c *ariCall) SendDTMF(ctx context.Context, digits string) error {
 		return fmt.Errorf("ari: send dtmf: %w", call.ErrHungUp)
 	default:
 	}
-	if err := c.d.c.SendDTMF(ctx, c.chanID, DTMFParams{DTMF: digits}); err != nil {
+	if err := c.d.c.SendDTMF(ctx, c.chanID, ari.DTMFParams{DTMF: digits}); err != nil {
 		return fmt.Errorf("ari: send dtmf on %s: %w", c.id, err)
 	}
 	return nil
@@ -122,11 +123,11 @@ func (c *ariCall) Transfer(ctx context.Context, to call.Target) error {
 	already := c.agentID != ""
 	c.mu.Unlock()
 	if already {
-		return fmt.Errorf("ari: transfer %s: %w: already transferred to an agent", c.id, ErrInvalidState)
+		return fmt.Errorf("ari: transfer %s: %w: already transferred to an agent", c.id, ari.ErrInvalidState)
 	}
 	if to.Endpoint == "" {
 		if to.Extension == "" && to.Context == "" {
-			return fmt.Errorf("ari: transfer: %w: target has no endpoint, context or extension", ErrIncompleteConfig)
+			return fmt.Errorf("ari: transfer: %w: target has no endpoint, context or extension", ari.ErrIncompleteConfig)
 		}
 		// Not tied to the call's end: a successful continue ends the call's time in Stasis (StasisEnd), and that
 		// event may arrive before the request's own response.
@@ -154,15 +155,15 @@ func (c *ariCall) transferDialplan(ctx context.Context, to call.Target) error {
 	c.mu.Lock()
 	c.continued, c.continueTo = true, detail
 	c.mu.Unlock()
-	if err := c.d.c.RemoveChannel(ctx, c.bridgeID, c.chanID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.d.c.RemoveChannel(ctx, c.bridgeID, c.chanID); err != nil && !errors.Is(err, ari.ErrNotFound) {
 		c.log.Debug().Err(err).Msg("ari: remove callee from bridge before continue")
 	}
-	if err := c.d.c.ContinueInDialplan(ctx, c.chanID, ContinueParams{Context: to.Context, Extension: to.Extension, Priority: prio}); err != nil {
+	if err := c.d.c.ContinueInDialplan(ctx, c.chanID, ari.ContinueParams{Context: to.Context, Extension: to.Extension, Priority: prio}); err != nil {
 		c.mu.Lock()
 		c.continued = false
 		c.mu.Unlock()
 		// Put the callee back with the bot.
-		if aerr := c.d.c.AddChannel(ctx, c.bridgeID, AddChannelParams{Channels: []string{c.chanID}}); aerr != nil {
+		if aerr := c.d.c.AddChannel(ctx, c.bridgeID, ari.AddChannelParams{Channels: []string{c.chanID}}); aerr != nil {
 			c.log.Warn().Err(aerr).Msg("ari: re-adding callee after failed continue")
 		}
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
@@ -183,7 +184,7 @@ func (c *ariCall) transferDialplan(ctx context.Context, to call.Target) error {
 }
 
 func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
-	agentID, agentOther := NewID("ag"), NewID("ag")
+	agentID, agentOther := ari.NewID("ag"), ari.NewID("ag")
 	c.sub.Add(agentID) // the call's loop watches the agent once it is bridged
 	asub := c.d.c.SubscribeSize(callEventQueue, agentID, agentOther)
 	defer asub.Close()
@@ -192,7 +193,7 @@ func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 		timeout = 30 * time.Second
 	}
 	detail := redactEndpoint(to.Endpoint)
-	if _, err := c.d.c.Originate(ctx, OriginateParams{
+	if _, err := c.d.c.Originate(ctx, ari.OriginateParams{
 		Endpoint: to.Endpoint, App: c.d.c.App(), CallerID: to.CallerID, Timeout: timeout,
 		ChannelID: agentID, OtherChannelID: agentOther,
 	}); err != nil {
@@ -203,9 +204,9 @@ func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 		c.sub.Remove(agentID)
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
 	}
-	if err := c.d.c.AddChannel(ctx, c.bridgeID, AddChannelParams{Channels: []string{agentID}}); err != nil {
+	if err := c.d.c.AddChannel(ctx, c.bridgeID, ari.AddChannelParams{Channels: []string{agentID}}); err != nil {
 		hctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
-		_ = c.d.c.Hangup(hctx, agentID, ReasonNormal)
+		_ = c.d.c.Hangup(hctx, agentID, ari.ReasonNormal)
 		cancel()
 		c.sub.Remove(agentID)
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, err)
@@ -219,19 +220,19 @@ func (c *ariCall) transferAgent(ctx context.Context, to call.Target) error {
 	c.mu.Unlock()
 	if finishing { // the call ended while the agent was being bridged: teardown will not see the agent
 		hctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
-		_ = c.d.c.Hangup(hctx, agentID, ReasonNormal)
+		_ = c.d.c.Hangup(hctx, agentID, ari.ReasonNormal)
 		cancel()
 		return fmt.Errorf("ari: transfer %s to %s: %w", c.id, detail, call.ErrHungUp)
 	}
 	c.media.close(fmt.Errorf("media detached by transfer: %w", call.ErrHungUp))
-	if err := c.d.c.Hangup(ctx, c.extID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.d.c.Hangup(ctx, c.extID, ari.ReasonNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
 		c.log.Warn().Err(err).Msg("ari: hang up ExternalMedia after transfer")
 	}
 	c.emit(call.Event{Type: call.EventTransferred, Time: time.Now(), Detail: detail})
 	// An agent who hung up before agentID was set went unnoticed by the loop: check once.
-	if _, err := c.d.c.GetChannel(ctx, agentID); errors.Is(err, ErrNotFound) {
+	if _, err := c.d.c.GetChannel(ctx, agentID); errors.Is(err, ari.ErrNotFound) {
 		c.log.Debug().Msg("ari: agent left right after the transfer; hanging up the callee")
-		c.hangupCallee(ReasonNormal)
+		c.hangupCallee(ari.ReasonNormal)
 	}
 	return nil
 }
@@ -242,25 +243,25 @@ func (c *ariCall) loop() {
 	defer func() { c.finish(cause, remote, detail, at) }()
 	for ev := range c.sub.Events() {
 		switch e := ev.(type) {
-		case *ChannelDtmfReceived:
+		case *ari.ChannelDtmfReceived:
 			if e.Channel.ID == c.chanID && e.Digit != "" {
 				c.emit(call.Event{Type: call.EventDTMF, Time: e.Timestamp.Time, Digit: rune(e.Digit[0]),
 					Length: time.Duration(e.DurationMS) * time.Millisecond})
 			}
-		case *ChannelTalkingStarted:
+		case *ari.ChannelTalkingStarted:
 			if e.Channel.ID == c.chanID {
 				c.emit(call.Event{Type: call.EventTalkingStarted, Time: e.Timestamp.Time})
 			}
-		case *ChannelTalkingFinished:
+		case *ari.ChannelTalkingFinished:
 			if e.Channel.ID == c.chanID {
 				c.emit(call.Event{Type: call.EventTalkingStopped, Time: e.Timestamp.Time,
 					Length: time.Duration(e.Duration) * time.Millisecond})
 			}
-		case *ChannelHangupRequest:
+		case *ari.ChannelHangupRequest:
 			if e.Channel.ID == c.chanID && e.Cause != 0 {
 				cause = call.Cause(e.Cause)
 			}
-		case *ChannelDestroyed:
+		case *ari.ChannelDestroyed:
 			switch e.Channel.ID {
 			case c.chanID:
 				if e.Cause != 0 || cause == call.CauseUnknown {
@@ -275,7 +276,7 @@ func (c *ariCall) loop() {
 				if !gone {
 					c.log.Warn().Msg("ari: ExternalMedia channel vanished; hanging up the call")
 					detail = "media channel lost"
-					c.hangupCallee(ReasonNormal)
+					c.hangupCallee(ari.ReasonNormal)
 				}
 			default:
 				c.mu.Lock()
@@ -283,10 +284,10 @@ func (c *ariCall) loop() {
 				c.mu.Unlock()
 				if agent != "" && e.Channel.ID == agent {
 					detail = "agent hung up"
-					c.hangupCallee(ReasonNormal)
+					c.hangupCallee(ari.ReasonNormal)
 				}
 			}
-		case *StasisEnd:
+		case *ari.StasisEnd:
 			c.mu.Lock()
 			continued := c.continued
 			c.mu.Unlock()
@@ -298,13 +299,13 @@ func (c *ariCall) loop() {
 				cause, detail, at = call.CauseNormal, "transferred", e.Timestamp.Time
 				return
 			}
-		case *Overflow:
+		case *ari.Overflow:
 			// A dropped event may have been the hang-up: ask Asterisk whether the callee is still there.
 			c.log.Warn().Uint64("dropped", e.Dropped).Msg("ari: call events dropped by a full subscription")
 			ctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
 			_, err := c.d.c.GetChannel(ctx, c.chanID)
 			cancel()
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, ari.ErrNotFound) {
 				detail = "channel gone; its hang-up event was dropped"
 				return
 			}
@@ -316,7 +317,7 @@ func (c *ariCall) loop() {
 func (c *ariCall) hangupCallee(reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
 	defer cancel()
-	if err := c.d.c.Hangup(ctx, c.chanID, reason); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.d.c.Hangup(ctx, c.chanID, reason); err != nil && !errors.Is(err, ari.ErrNotFound) {
 		c.log.Warn().Err(err).Msg("ari: hang up callee")
 	}
 }
@@ -357,7 +358,7 @@ func (c *ariCall) finish(cause call.Cause, remote bool, detail string, at time.T
 		c.releaseResources()
 		if agent != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.CleanupTimeout)
-			if err := c.d.c.Hangup(ctx, agent, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := c.d.c.Hangup(ctx, agent, ari.ReasonNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
 				c.log.Debug().Err(err).Msg("ari: hang up agent")
 			}
 			cancel()
@@ -389,12 +390,12 @@ func (c *ariCall) releaseResources() {
 	c.extGone = true
 	c.mu.Unlock()
 	if c.extMade && !extGone {
-		if err := c.d.c.Hangup(ctx, c.extID, ReasonNormal); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := c.d.c.Hangup(ctx, c.extID, ari.ReasonNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			c.log.Debug().Err(err).Msg("ari: hang up ExternalMedia channel")
 		}
 	}
 	if c.bridgeMade {
-		if err := c.d.c.DestroyBridge(ctx, c.bridgeID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := c.d.c.DestroyBridge(ctx, c.bridgeID); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			c.log.Debug().Err(err).Msg("ari: destroy bridge")
 		}
 	}
@@ -404,25 +405,25 @@ func (c *ariCall) releaseResources() {
 func hangupReason(c call.Cause) string {
 	switch c {
 	case call.CauseNormal, call.CauseUnknown:
-		return ReasonNormal
+		return ari.ReasonNormal
 	case call.CauseUserBusy:
-		return ReasonBusy
+		return ari.ReasonBusy
 	case call.CauseCongestion, call.CauseSwitchCongestion:
-		return ReasonCongestion
+		return ari.ReasonCongestion
 	case call.CauseNoAnswer, call.CauseNoUserResponse:
-		return ReasonNoAnswer
+		return ari.ReasonNoAnswer
 	case call.CauseCallRejected:
-		return ReasonRejected
+		return ari.ReasonRejected
 	case call.CauseUnallocated:
-		return ReasonUnallocated
+		return ari.ReasonUnallocated
 	case call.CauseNormalUnspec:
-		return ReasonNormalUnspecified
+		return ari.ReasonNormalUnspecified
 	case call.CauseInvalidNumber:
-		return ReasonNumberIncomplete
+		return ari.ReasonNumberIncomplete
 	case call.CauseBearerCapNotAvail:
-		return ReasonCodecMismatch
+		return ari.ReasonCodecMismatch
 	case call.CauseInterworking:
-		return ReasonInterworking
+		return ari.ReasonInterworking
 	}
 	return strconv.Itoa(int(c))
 }

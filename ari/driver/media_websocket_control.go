@@ -1,4 +1,4 @@
-package ari
+package driver
 
 import (
 	"bytes"

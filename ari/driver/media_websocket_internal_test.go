@@ -1,4 +1,4 @@
-package ari
+package driver
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
@@ -46,18 +47,18 @@ func newWSPeer(t *testing.T) (*wsPeer, *mediaWebSocket, *ariCall) {
 		accepted <- conn
 	}))
 	t.Cleanup(srv.Close)
-	client, err := New(Config{URL: srv.URL, App: "ws-test"})
+	client, err := ari.New(ari.Config{URL: srv.URL, App: "ws-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDriver(client, DriverConfig{Transport: TransportWebSocket})
+	d, err := New(client, Config{Transport: TransportWebSocket})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close(); client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := client.dialMedia(ctx, "conn-1")
+	conn, err := client.DialMedia(ctx, "conn-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/call"
 )
 
@@ -150,7 +151,7 @@ func names(chs []ari.Channel) []string {
 // the media channel's StasisStart (Asterisk's usual order is the response first; the old driver bridged at once
 // and failed with 422 "Channel not in Stasis application").
 func TestDriverStasisOrder(t *testing.T) {
-	for _, transport := range []string{ari.TransportRTP, ari.TransportAudioSocket, ari.TransportWebSocket} {
+	for _, transport := range []string{driver.TransportRTP, driver.TransportAudioSocket, driver.TransportWebSocket} {
 		for _, delay := range []time.Duration{-1, 30 * time.Millisecond} {
 			name := fmt.Sprintf("%s/stasis-after-%v", transport, delay)
 			if delay < 0 {
@@ -159,7 +160,7 @@ func TestDriverStasisOrder(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				sim := aritest.Start(t, aritest.Config{StasisDelay: delay})
 				e := startDriver(t, ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"},
-					ari.DriverConfig{Transport: transport}, sim)
+					driver.Config{Transport: transport}, sim)
 				for i := range 3 {
 					c := dial(t, e, "echo")
 					if c.Media() == nil {
@@ -176,16 +177,16 @@ func TestDriverStasisOrder(t *testing.T) {
 // TestDriverStasisTimeout: a media channel that never enters Stasis fails the call with ErrNoStasisStart within
 // StasisTimeout, and the half-made call is torn down on the server.
 func TestDriverStasisTimeout(t *testing.T) {
-	for _, transport := range []string{ari.TransportRTP, ari.TransportAudioSocket} {
+	for _, transport := range []string{driver.TransportRTP, driver.TransportAudioSocket} {
 		t.Run(transport, func(t *testing.T) {
 			sim := aritest.Start(t, aritest.Config{StasisDelay: time.Hour})
 			e := startDriver(t, ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"},
-				ari.DriverConfig{Transport: transport, StasisTimeout: 200 * time.Millisecond}, sim)
+				driver.Config{Transport: transport, StasisTimeout: 200 * time.Millisecond}, sim)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			start := time.Now()
 			_, err := e.driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 5 * time.Second})
-			if !errors.Is(err, ari.ErrNoStasisStart) {
+			if !errors.Is(err, driver.ErrNoStasisStart) {
 				t.Fatalf("Dial: %v, want ErrNoStasisStart", err)
 			}
 			var ce *call.Error

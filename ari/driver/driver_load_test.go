@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outcall/outcall/ari"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
@@ -32,7 +32,7 @@ func TestLoadDriverMedia(t *testing.T) {
 	if secs <= 0 {
 		secs = 10
 	}
-	e := newSimDriver(t, ari.DriverConfig{PlayoutDepth: 5})
+	e := newSimDriver(t, driver.Config{PlayoutDepth: 5})
 	calls := make([]call.Call, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)

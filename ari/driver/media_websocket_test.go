@@ -1,4 +1,4 @@
-package ari_test
+package driver_test
 
 import (
 	"context"
@@ -8,35 +8,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outcall/outcall/ari"
+	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
 )
 
-func wsConfig(format string) ari.DriverConfig {
-	return ari.DriverConfig{Transport: ari.TransportWebSocket, Format: format}
+func wsConfig(format string) driver.Config {
+	return driver.Config{Transport: driver.TransportWebSocket, Format: format}
 }
 
 func TestDriverEchoToneWebSocket(t *testing.T) {
-	testEchoTone(t, newSimDriver(t, wsConfig(ari.FormatULaw)))
+	testEchoTone(t, newSimDriver(t, wsConfig(driver.FormatULaw)))
 }
 
 func TestDriverEchoToneWebSocketSlin16(t *testing.T) {
-	testEchoTone(t, newSimDriver(t, wsConfig(ari.FormatSlin16)))
+	testEchoTone(t, newSimDriver(t, wsConfig(driver.FormatSlin16)))
 }
 
 func TestIntegrationDriverEchoToneWebSocket(t *testing.T) {
-	testEchoTone(t, newRealDriver(t, wsConfig(ari.FormatULaw)))
+	testEchoTone(t, newRealDriver(t, wsConfig(driver.FormatULaw)))
 }
 
 func TestIntegrationDriverDTMFWebSocket(t *testing.T) {
-	testDTMFOnce(t, newRealDriver(t, wsConfig(ari.FormatULaw)))
+	testDTMFOnce(t, newRealDriver(t, wsConfig(driver.FormatULaw)))
 }
 
 // TestDriverDTMFWebSocket: the digit arrives both as ChannelDtmfReceived and as chan_websocket's DTMF_END; the
 // call reports it once, and reads keep their pace through the extension's silence.
 func TestDriverDTMFWebSocket(t *testing.T) {
-	e := newSimDriver(t, wsConfig(ari.FormatULaw))
+	e := newSimDriver(t, wsConfig(driver.FormatULaw))
 	testDTMF(t, e)
 	testDTMFOnce(t, e)
 }
@@ -63,7 +63,7 @@ func testDTMFOnce(t *testing.T, e *driverEnv) {
 }
 
 func TestDriverBargeInFlushWebSocket(t *testing.T) {
-	e := newSimDriver(t, wsConfig(ari.FormatULaw))
+	e := newSimDriver(t, wsConfig(driver.FormatULaw))
 	c := dial(t, e, "echo")
 	defer hangup(t, c)
 	m := c.Media()
@@ -105,7 +105,7 @@ func TestDriverBargeInFlushWebSocket(t *testing.T) {
 // TestDriverWebSocketRemoteHangup: when the callee hangs up, Read ends with ErrHungUp and the call reports a
 // remote hang-up.
 func TestDriverWebSocketRemoteHangup(t *testing.T) {
-	e := newSimDriver(t, wsConfig(ari.FormatULaw))
+	e := newSimDriver(t, wsConfig(driver.FormatULaw))
 	c := dial(t, e, "hangup")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -127,7 +127,7 @@ func TestDriverWebSocketRemoteHangup(t *testing.T) {
 }
 
 func TestDriverWebSocketTeardownNoLeaks(t *testing.T) {
-	e := newSimDriver(t, wsConfig(ari.FormatULaw))
+	e := newSimDriver(t, wsConfig(driver.FormatULaw))
 	for range 5 {
 		c := dial(t, e, "echo")
 		if n, _ := wsGoroutines(); n == 0 {
@@ -197,7 +197,7 @@ func wsGoroutines() (int, string) {
 	n := 0
 	var out strings.Builder
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, fn := range []string{"ari.(*mediaWebSocket)", "ari.(*ariCall)", "ari.(*audio.Receiver)"} {
+		for _, fn := range []string{"ari/driver.(*mediaWebSocket)", "ari/driver.(*ariCall)", "ari/driver.(*audio.Receiver)"} {
 			if strings.Contains(g, fn) {
 				n++
 				out.WriteString(g + "\n\n")
@@ -209,7 +209,7 @@ func wsGoroutines() (int, string) {
 }
 
 func TestDriverTransferWebSocket(t *testing.T) {
-	e := newSimDriver(t, wsConfig(ari.FormatULaw))
+	e := newSimDriver(t, wsConfig(driver.FormatULaw))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
