@@ -153,7 +153,7 @@ nodes:
 		return
 	}
 	res, err := dialog.Run(ctx, c, s, dialog.Deps{ASR: &asrtest.Recognizer{}, TTS: &ttstest.Synthesizer{},
-		Store: store.NewMemory(), Vars: map[string]any{"name": "张三"}})
+		Store: dialog.NewStore(store.NewMemory()), Vars: map[string]any{"name": "张三"}})
 	if err != nil {
 		fmt.Println(err)
 		return

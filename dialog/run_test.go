@@ -261,7 +261,7 @@ func TestRunPromiseOnAudio(t *testing.T) {
 	noLeak(t)
 	s := load(t, "../examples/finance-overdue/script.yaml")
 	fc := newFakeCall(t, step{say: "好的,我明天还"})
-	mem := store.NewMemory()
+	mem := dialog.NewStore(store.NewMemory())
 	nt := &notes{}
 	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, mem, nt))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 // call: the caller lost ownership of the call and must stop.
 var ErrConflict = errors.New("dialog: state conflict: a newer turn is saved")
 
-// Store keeps conversation state and the per-call journal. pkg/store has Redis and in-memory implementations.
+// Store keeps conversation state and the per-call journal. NewStore puts it on pkg/store's Redis or Memory.
 type Store interface {
 	// Load returns a call's latest state; ErrNotFound when none is saved.
 	Load(ctx context.Context, callID string) (*State, error)

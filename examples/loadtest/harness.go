@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	r := &run{cfg: cfg, log: cfg.Logger, script: script, drv: drv, rt: rt,
 		tts:   tts.NewCache(&ttstest.Synthesizer{}, tts.CacheConfig{}),
-		store: store.NewRedis(rdb, store.RedisConfig{TTL: 10 * time.Minute})}
+		store: dialog.NewStore(store.NewRedis(rdb, store.RedisConfig{TTL: 10 * time.Minute}))}
 	return r.drive(ctx, sim)
 }
 

@@ -88,9 +88,9 @@ func (p *Platform) open(ctx context.Context) error {
 		rdb := redis.NewClient(opt)
 		p.closers = append(p.closers, rdb.Close)
 		p.Redis = rdb
-		p.Store = store.NewRedis(rdb, store.RedisConfig{})
+		p.Store = dialog.NewStore(store.NewRedis(rdb, store.RedisConfig{}))
 	} else {
-		p.Store = store.NewMemory()
+		p.Store = dialog.NewStore(store.NewMemory())
 	}
 	media, err := p.fsMedia()
 	if err != nil {

@@ -92,7 +92,7 @@ func TestFullCallLogsNoPII(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := dialog.Run(ctx, c, s, dialog.Deps{ASR: &asrtest.Recognizer{}, TTS: &ttstest.Synthesizer{},
-		Store: store.NewRedis(rs.Client(t), store.RedisConfig{}), Logger: &log,
+		Store: dialog.NewStore(store.NewRedis(rs.Client(t), store.RedisConfig{})), Logger: &log,
 		Vars: map[string]any{"name": name, "card": "6222021234567890128"}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/outcall/outcall/dialog"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -18,14 +16,12 @@ type RedisConfig struct {
 	MaxJournal int64         // approximate cap on turns kept per call (XADD MAXLEN ~); default 0: no cap
 }
 
-// Redis is a dialog.Store on Redis. A call's keys are <prefix>:{<callID>}:state (a hash of turn and JSON),
+// Redis keeps records in Redis. A call's keys are <prefix>:{<callID>}:state (a hash of turn and JSON),
 // :journal (a Stream of turns) and :outcome; the {callID} hash tag keeps them in one Redis Cluster slot.
 type Redis struct {
 	c   redis.UniversalClient
 	cfg RedisConfig
 }
-
-var _ dialog.Store = (*Redis)(nil)
 
 // NewRedis returns a store on client c (a *redis.Client, *redis.ClusterClient or ring); cfg's zero fields take
 // their defaults.
@@ -49,79 +45,80 @@ local cur = redis.call('HGET', KEYS[1], 'turn')
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return tonumber(cur) * -1 - 1 end
 redis.call('HSET', KEYS[1], 'turn', ARGV[1], 'json', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if tonumber(ARGV[6]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'turn', ARGV[3])
-else
-  redis.call('XADD', KEYS[2], '*', 'turn', ARGV[3])
+if ARGV[7] == '1' then
+  if tonumber(ARGV[6]) > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'turn', ARGV[3])
+  else
+    redis.call('XADD', KEYS[2], '*', 'turn', ARGV[3])
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-if ARGV[5] ~= '' then
+if ARGV[5] ~= '' then -- an outcome is never empty: nil is sent as ''
   redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[4])
 end
 return 1
 `
 
-// SaveTurn implements dialog.Store in one round trip.
-func (r *Redis) SaveTurn(ctx context.Context, st *dialog.State, t dialog.Turn) error {
-	sb, tb, ob, err := encode(st, t)
+// Save is Memory.Save in one round trip: state, journal entry and outcome are written atomically, fenced by turn.
+func (r *Redis) Save(ctx context.Context, callID string, turn int, state, entry, outcome []byte) (bool, error) {
+	if callID == "" {
+		return false, ErrNoCallID
+	}
+	keys := []string{r.key(callID, "state"), r.key(callID, "journal"), r.key(callID, "outcome")}
+	res, err := r.c.Eval(ctx, saveTurn, keys, turn, state, entry, r.cfg.TTL.Milliseconds(), outcome,
+		r.cfg.MaxJournal, boolArg(entry != nil)).Int64()
 	if err != nil {
-		return err
+		return false, fmt.Errorf("store: save turn %d of call %s: %w", turn, callID, err)
 	}
-	keys := []string{r.key(st.CallID, "state"), r.key(st.CallID, "journal"), r.key(st.CallID, "outcome")}
-	res, err := r.c.Eval(ctx, saveTurn, keys, st.Turn, sb, tb, r.cfg.TTL.Milliseconds(), string(ob), r.cfg.MaxJournal).Int64()
-	if err != nil {
-		return fmt.Errorf("store: save turn of call %s: %w", st.CallID, err)
-	}
-	if res < 0 {
-		return fmt.Errorf("%w: call %s turn %d, saved %d", dialog.ErrConflict, st.CallID, st.Turn, -res-1)
-	}
-	return nil
+	return res > 0, nil
 }
 
-// Load implements dialog.Store.
-func (r *Redis) Load(ctx context.Context, callID string) (*dialog.State, error) {
+func boolArg(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Load returns a call's latest state; false when none is saved.
+func (r *Redis) Load(ctx context.Context, callID string) ([]byte, bool, error) {
 	b, err := r.c.HGet(ctx, r.key(callID, "state"), "json").Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("%w: call %s", dialog.ErrNotFound, callID)
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: load call %s: %w", callID, err)
+		return nil, false, fmt.Errorf("store: load call %s: %w", callID, err)
 	}
-	return decodeState(b)
+	return b, true, nil
 }
 
-// Journal implements dialog.Store.
-func (r *Redis) Journal(ctx context.Context, callID string) ([]dialog.Turn, error) {
+// Journal returns a call's journal entries in the order they were saved.
+func (r *Redis) Journal(ctx context.Context, callID string) ([][]byte, error) {
 	msgs, err := r.c.XRange(ctx, r.key(callID, "journal"), "-", "+").Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: journal of call %s: %w", callID, err)
 	}
-	out := make([]dialog.Turn, 0, len(msgs))
+	out := make([][]byte, 0, len(msgs))
 	for _, m := range msgs {
-		s, _ := m.Values["turn"].(string)
-		var t dialog.Turn
-		if err := json.Unmarshal([]byte(s), &t); err != nil {
-			return nil, fmt.Errorf("store: decode turn %s of call %s: %w", m.ID, callID, err)
+		s, ok := m.Values["turn"].(string)
+		if !ok {
+			return nil, unexpected("journal entry "+m.ID+" of call "+callID, m.Values)
 		}
-		out = append(out, t)
+		out = append(out, []byte(s))
 	}
 	return out, nil
 }
 
-// Outcome returns a finished call's outcome; dialog.ErrNotFound while the call runs.
-func (r *Redis) Outcome(ctx context.Context, callID string) (dialog.Outcome, error) {
-	var o dialog.Outcome
+// Outcome returns a finished call's outcome; false while the call runs or when it is unknown.
+func (r *Redis) Outcome(ctx context.Context, callID string) ([]byte, bool, error) {
 	b, err := r.c.Get(ctx, r.key(callID, "outcome")).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return o, fmt.Errorf("%w: no outcome for call %s", dialog.ErrNotFound, callID)
+		return nil, false, nil
 	}
 	if err != nil {
-		return o, fmt.Errorf("store: outcome of call %s: %w", callID, err)
+		return nil, false, fmt.Errorf("store: outcome of call %s: %w", callID, err)
 	}
-	if err := json.Unmarshal(b, &o); err != nil {
-		return o, fmt.Errorf("store: decode outcome of call %s: %w", callID, err)
-	}
-	return o, nil
+	return b, true, nil
 }
 
 // TTL returns the remaining lifetime of a call's state, for tests and operators.

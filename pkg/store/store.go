@@ -1,120 +1,99 @@
-// Package store keeps dialog state and per-call journals, in Redis (go-redis) or in memory.
+// Package store keeps per-call state and journals, in Redis (go-redis) or in memory. It stores bytes: what a
+// state, a journal entry or an outcome holds is its caller's business (dialog.NewStore encodes dialog's types as
+// JSON on top of it), so the store knows nothing of the layers above it.
 package store
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
-
-	"github.com/outcall/outcall/dialog"
 )
 
-// Memory is an in-process dialog.Store for tests, examples and single-process deployments. It is safe for
-// concurrent use. States are stored as JSON copies, so a resumed state is exactly what Redis would return.
+// ErrNoCallID reports a save without a call id: nothing is saved.
+var ErrNoCallID = errors.New("store: save without a call id")
+
+// Memory keeps records in process, for tests, examples and single-process deployments. It is safe for concurrent
+// use and keeps copies, so a caller reusing its buffers changes nothing stored.
 type Memory struct {
-	mu       sync.Mutex
-	states   map[string][]byte
-	turns    map[string]map[int]bool
-	journals map[string][][]byte
-	outcomes map[string][]byte
+	mu    sync.Mutex
+	calls map[string]*memCall
 }
 
-var _ dialog.Store = (*Memory)(nil)
+type memCall struct {
+	turn    int
+	state   []byte
+	journal [][]byte
+	outcome []byte
+}
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory {
-	return &Memory{states: map[string][]byte{}, turns: map[string]map[int]bool{}, journals: map[string][][]byte{},
-		outcomes: map[string][]byte{}}
-}
+func NewMemory() *Memory { return &Memory{calls: map[string]*memCall{}} }
 
-// Load implements dialog.Store.
-func (m *Memory) Load(ctx context.Context, callID string) (*dialog.State, error) {
-	m.mu.Lock()
-	b, ok := m.states[callID]
-	m.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: call %s", dialog.ErrNotFound, callID)
-	}
-	return decodeState(b)
-}
-
-// SaveTurn implements dialog.Store.
-func (m *Memory) SaveTurn(ctx context.Context, st *dialog.State, t dialog.Turn) error {
-	sb, tb, ob, err := encode(st, t)
-	if err != nil {
-		return err
+// Save is what one turn saves: the call's state after turn, the entry appended to its journal (nil appends
+// nothing) and, once the call is done, its outcome (nil while it runs). The turn fences writers: Save stores
+// nothing and returns false when a state of the same or a later turn is saved for the call.
+func (m *Memory) Save(ctx context.Context, callID string, turn int, state, entry, outcome []byte) (bool, error) {
+	if callID == "" {
+		return false, ErrNoCallID
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.states[st.CallID]; ok {
-		var cur struct {
-			Turn int `json:"turn"`
-		}
-		if json.Unmarshal(old, &cur) == nil && cur.Turn >= st.Turn {
-			return fmt.Errorf("%w: call %s turn %d, saved %d", dialog.ErrConflict, st.CallID, st.Turn, cur.Turn)
-		}
+	c := m.calls[callID]
+	if c == nil {
+		c = &memCall{}
+		m.calls[callID] = c
+	} else if c.turn >= turn {
+		return false, nil
 	}
-	m.states[st.CallID] = sb
-	m.journals[st.CallID] = append(m.journals[st.CallID], tb)
-	if ob != nil {
-		m.outcomes[st.CallID] = ob
+	c.turn, c.state = turn, slices.Clone(state)
+	if entry != nil {
+		c.journal = append(c.journal, slices.Clone(entry))
 	}
-	return nil
+	if outcome != nil {
+		c.outcome = slices.Clone(outcome)
+	}
+	return true, nil
 }
 
-// Journal implements dialog.Store.
-func (m *Memory) Journal(ctx context.Context, callID string) ([]dialog.Turn, error) {
+// Load returns a call's latest state; false when none is saved.
+func (m *Memory) Load(ctx context.Context, callID string) ([]byte, bool, error) {
 	m.mu.Lock()
-	js := slices.Clone(m.journals[callID])
-	m.mu.Unlock()
-	out := make([]dialog.Turn, 0, len(js))
-	for _, b := range js {
-		var t dialog.Turn
-		if err := json.Unmarshal(b, &t); err != nil {
-			return nil, fmt.Errorf("store: decode turn: %w", err)
-		}
-		out = append(out, t)
+	defer m.mu.Unlock()
+	c := m.calls[callID]
+	if c == nil {
+		return nil, false, nil
+	}
+	return slices.Clone(c.state), true, nil
+}
+
+// Journal returns a call's journal entries in the order they were saved.
+func (m *Memory) Journal(ctx context.Context, callID string) ([][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls[callID]
+	if c == nil {
+		return nil, nil
+	}
+	out := make([][]byte, len(c.journal))
+	for i, e := range c.journal {
+		out[i] = slices.Clone(e)
 	}
 	return out, nil
 }
 
-// Outcome returns a finished call's outcome; dialog.ErrNotFound while the call runs.
-func (m *Memory) Outcome(ctx context.Context, callID string) (dialog.Outcome, error) {
+// Outcome returns a finished call's outcome; false while the call runs or when it is unknown.
+func (m *Memory) Outcome(ctx context.Context, callID string) ([]byte, bool, error) {
 	m.mu.Lock()
-	b, ok := m.outcomes[callID]
-	m.mu.Unlock()
-	var o dialog.Outcome
-	if !ok {
-		return o, fmt.Errorf("%w: no outcome for call %s", dialog.ErrNotFound, callID)
+	defer m.mu.Unlock()
+	c := m.calls[callID]
+	if c == nil || c.outcome == nil {
+		return nil, false, nil
 	}
-	err := json.Unmarshal(b, &o)
-	return o, err
+	return slices.Clone(c.outcome), true, nil
 }
 
-func encode(st *dialog.State, t dialog.Turn) (state, turn, outcome []byte, err error) {
-	if st == nil || st.CallID == "" {
-		return nil, nil, nil, fmt.Errorf("store: state without a call id")
-	}
-	if state, err = json.Marshal(st); err != nil {
-		return nil, nil, nil, fmt.Errorf("store: encode state: %w", err)
-	}
-	if turn, err = json.Marshal(t); err != nil {
-		return nil, nil, nil, fmt.Errorf("store: encode turn: %w", err)
-	}
-	if st.Done {
-		if outcome, err = json.Marshal(st.Outcome); err != nil {
-			return nil, nil, nil, fmt.Errorf("store: encode outcome: %w", err)
-		}
-	}
-	return state, turn, outcome, nil
-}
+var errUnexpected = errors.New("store: unexpected reply")
 
-func decodeState(b []byte) (*dialog.State, error) {
-	var st dialog.State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("store: decode state: %w", err)
-	}
-	return &st, nil
-}
+func unexpected(what string, v any) error { return fmt.Errorf("%w to %s: %v", errUnexpected, what, v) }

@@ -1,4 +1,4 @@
-package secure_test
+package dialog_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 )
 
 func TestRedactingStoreMasksJournal(t *testing.T) {
-	mem := store.NewMemory()
-	s := secure.RedactingStore{Store: mem, Redactor: secure.NewRedactor("王芳")}
+	mem := dialog.NewStore(store.NewMemory())
+	s := dialog.RedactingStore{Store: mem, Redact: secure.NewRedactor("王芳").Redact}
 	st := &dialog.State{CallID: "c1", Turn: 1}
 	turn := dialog.Turn{Seq: 1, Prompt: "王芳女士您好", Transcript: "我的电话是13800138000，身份证11010519491231002X",
 		Slots: map[string]any{"phone": "13800138000", "amount": 1250.5}}
