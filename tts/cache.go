@@ -15,28 +15,35 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/pkg/audio"
 )
 
-// ErrCacheValue means a value read from Redis is not a cached rendering (corrupt, or written by something else).
+// ErrCacheValue means a value read from the shared level is not a cached rendering (corrupt, or written by
+// something else).
 var ErrCacheValue = errors.New("tts: bad cache value")
+
+// SharedCache is a cache level shared by processes, holding opaque values by key; tts/rediscache keeps it in
+// Redis (or Redis Cluster). Its own expiry policy applies; a Get may renew it.
+type SharedCache interface {
+	// Get returns the value of key; false when absent.
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	// Set stores value under key.
+	Set(ctx context.Context, key string, value []byte) error
+}
 
 // CacheConfig configures a Cache.
 type CacheConfig struct {
-	MaxBytes     int64           // memory budget for cached audio (PCM16, 2 bytes a sample); default 64 MiB; <0: no memory level
-	Redis        *redis.Client   // second level shared by processes; default nil: memory only
-	TTL          time.Duration   // expiry of Redis entries, renewed on each Redis hit; default 7 days
-	Prefix       string          // Redis key prefix; default "outcall:tts:"
-	Provider     string          // provider name in the key; default the wrapped Synthesizer's Name() if it has one, else "tts"
-	RedisTimeout time.Duration   // limit on each Redis call; on timeout or error the cache renders as on a miss; default 250ms
-	Logger       *zerolog.Logger // default zerolog.Nop(); texts are never logged, only key hashes
+	MaxBytes      int64           // memory budget for cached audio (PCM16, 2 bytes a sample); default 64 MiB; <0: no memory level
+	Shared        SharedCache     // second level shared by processes (tts/rediscache); default nil: memory only
+	Provider      string          // provider name in the key; default the wrapped Synthesizer's Name() if it has one, else "tts"
+	SharedTimeout time.Duration   // limit on each Shared call; on timeout or error the cache renders as on a miss; default 250ms
+	Logger        *zerolog.Logger // default zerolog.Nop(); texts are never logged, only key hashes
 }
 
 // Cache is a Synthesizer that keeps renderings of its wrapped Synthesizer: in a memory LRU and, when configured, in
-// Redis as binary values, so prompts rendered once (by any process) play at once. A miss streams the wrapped
+// a SharedCache (Redis) as binary values, so prompts rendered once (by any process) play at once. A miss streams the wrapped
 // Synthesizer's audio to the caller as it comes and stores it once read to the end. It is safe for concurrent use.
 type Cache struct {
 	next Synthesizer
@@ -48,18 +55,18 @@ type Cache struct {
 	items map[string]*list.Element
 	bytes int64
 
-	hits, redisHits, misses, evictions, redisErrors atomic.Int64
+	hits, sharedHits, misses, evictions, sharedErrors atomic.Int64
 }
 
 // CacheStats counts what a Cache did.
 type CacheStats struct {
-	Hits        int64 // served from memory
-	RedisHits   int64 // served from Redis
-	Misses      int64 // rendered by the wrapped Synthesizer
-	Evictions   int64 // entries dropped from memory to stay under MaxBytes
-	RedisErrors int64 // failed or timed-out Redis calls
-	Entries     int   // entries in memory
-	Bytes       int64 // audio bytes in memory
+	Hits         int64 // served from memory
+	SharedHits   int64 // served from the shared level
+	Misses       int64 // rendered by the wrapped Synthesizer
+	Evictions    int64 // entries dropped from memory to stay under MaxBytes
+	SharedErrors int64 // failed or timed-out shared-level calls, and unusable values found there
+	Entries      int   // entries in memory
+	Bytes        int64 // audio bytes in memory
 }
 
 type cacheEntry struct {
@@ -73,20 +80,14 @@ func NewCache(next Synthesizer, cfg CacheConfig) *Cache {
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = 64 << 20
 	}
-	if cfg.TTL == 0 {
-		cfg.TTL = 7 * 24 * time.Hour
-	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = "outcall:tts:"
-	}
 	if cfg.Provider == "" {
 		cfg.Provider = "tts"
 		if n, ok := next.(interface{ Name() string }); ok {
 			cfg.Provider = n.Name()
 		}
 	}
-	if cfg.RedisTimeout == 0 {
-		cfg.RedisTimeout = 250 * time.Millisecond
+	if cfg.SharedTimeout == 0 {
+		cfg.SharedTimeout = 250 * time.Millisecond
 	}
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
@@ -126,8 +127,8 @@ func (c *Cache) Synthesize(ctx context.Context, r Request) (audio.Source, error)
 		c.hits.Add(1)
 		return &pcmSource{rate: e.rate, pcm: e.pcm}, nil
 	}
-	if e := c.fromRedis(ctx, key); e != nil {
-		c.redisHits.Add(1)
+	if e := c.fromShared(ctx, key); e != nil {
+		c.sharedHits.Add(1)
 		c.put(e)
 		return &pcmSource{rate: e.rate, pcm: e.pcm}, nil
 	}
@@ -140,7 +141,7 @@ func (c *Cache) Synthesize(ctx context.Context, r Request) (audio.Source, error)
 }
 
 // Prewarm renders every request that is in neither level yet, such as a script's fixed prompts before a campaign,
-// one at a time. Requests found in Redis are loaded into memory. It returns the failures joined, each naming the
+// one at a time. Requests found in the shared level are loaded into memory. It returns the failures joined, each naming the
 // index of its request.
 func (c *Cache) Prewarm(ctx context.Context, reqs []Request) error {
 	var errs []error
@@ -152,8 +153,8 @@ func (c *Cache) Prewarm(ctx context.Context, reqs []Request) error {
 		if c.get(key) != nil {
 			continue
 		}
-		if e := c.fromRedis(ctx, key); e != nil {
-			c.redisHits.Add(1)
+		if e := c.fromShared(ctx, key); e != nil {
+			c.sharedHits.Add(1)
 			c.put(e)
 			continue
 		}
@@ -191,8 +192,8 @@ func (c *Cache) Stats() CacheStats {
 	c.mu.Lock()
 	n, b := c.lru.Len(), c.bytes
 	c.mu.Unlock()
-	return CacheStats{Hits: c.hits.Load(), RedisHits: c.redisHits.Load(), Misses: c.misses.Load(),
-		Evictions: c.evictions.Load(), RedisErrors: c.redisErrors.Load(), Entries: n, Bytes: b}
+	return CacheStats{Hits: c.hits.Load(), SharedHits: c.sharedHits.Load(), Misses: c.misses.Load(),
+		Evictions: c.evictions.Load(), SharedErrors: c.sharedErrors.Load(), Entries: n, Bytes: b}
 }
 
 func (c *Cache) get(key string) *cacheEntry {
@@ -231,36 +232,36 @@ func (c *Cache) put(e *cacheEntry) {
 // store puts e in both levels.
 func (c *Cache) store(ctx context.Context, e *cacheEntry) {
 	c.put(e)
-	if c.cfg.Redis == nil {
+	if c.cfg.Shared == nil {
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.SharedTimeout)
 	defer cancel()
-	if err := c.cfg.Redis.Set(rctx, c.cfg.Prefix+e.key, encodeEntry(e), c.cfg.TTL).Err(); err != nil {
-		c.redisErrors.Add(1)
-		c.log.Warn().Err(err).Str("key", e.key).Msg("redis set failed")
+	if err := c.cfg.Shared.Set(sctx, e.key, encodeEntry(e)); err != nil {
+		c.sharedErrors.Add(1)
+		c.log.Warn().Err(err).Str("key", e.key).Msg("shared cache set failed")
 	}
 }
 
-// fromRedis loads key from Redis, renewing its TTL; nil when absent, unusable or Redis fails.
-func (c *Cache) fromRedis(ctx context.Context, key string) *cacheEntry {
-	if c.cfg.Redis == nil {
+// fromShared loads key from the shared level; nil when absent, unusable or the shared level fails.
+func (c *Cache) fromShared(ctx context.Context, key string) *cacheEntry {
+	if c.cfg.Shared == nil {
 		return nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.SharedTimeout)
 	defer cancel()
-	b, err := c.cfg.Redis.GetEx(rctx, c.cfg.Prefix+key, c.cfg.TTL).Bytes()
-	if errors.Is(err, redis.Nil) {
+	b, ok, err := c.cfg.Shared.Get(sctx, key)
+	if err != nil {
+		c.sharedErrors.Add(1)
+		c.log.Warn().Err(err).Str("key", key).Msg("shared cache get failed")
 		return nil
 	}
-	if err != nil {
-		c.redisErrors.Add(1)
-		c.log.Warn().Err(err).Str("key", key).Msg("redis get failed")
+	if !ok {
 		return nil
 	}
 	e, err := decodeEntry(key, b)
 	if err != nil {
-		c.redisErrors.Add(1)
+		c.sharedErrors.Add(1)
 		c.log.Warn().Err(err).Str("key", key).Msg("ignoring cached value")
 		return nil
 	}

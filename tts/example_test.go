@@ -17,7 +17,7 @@ func ExampleNormalize() {
 }
 
 // A cache in front of a provider: the first request renders, the second plays from memory. With
-// CacheConfig.Redis set, renderings are shared by every process and survive restarts.
+// CacheConfig.Shared set (tts/rediscache), renderings are shared by every process and survive restarts.
 func ExampleNewCache() {
 	ctx := context.Background()
 	provider := &ttstest.Synthesizer{} // e.g. espeak.New(...) or an OpenAI-compatible provider
