@@ -17,7 +17,7 @@ import (
 
 	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/pkg/audio"
-	"github.com/outcall/outcall/tts"
+	"github.com/outcall/outcall/pkg/textnorm"
 )
 
 // Sentinel errors.
@@ -189,9 +189,9 @@ func (r *Recognizer) put(d *decoder) {
 }
 
 // Words splits a phrase into the lowercase words the dictionary uses: digits and amounts are spelled out
-// (tts.Normalize), punctuation is dropped.
+// (textnorm.Normalize), punctuation is dropped.
 func Words(phrase string) []string {
-	phrase = strings.ToLower(tts.Normalize(phrase, "en"))
+	phrase = strings.ToLower(textnorm.Normalize(phrase, "en"))
 	return strings.FieldsFunc(phrase, func(c rune) bool {
 		return !(c >= 'a' && c <= 'z' || c == '\'')
 	})

@@ -10,7 +10,6 @@ import (
 	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
-	"github.com/outcall/outcall/pkg/metrics"
 )
 
 // AnswerClass is what picked up the call.
@@ -44,7 +43,7 @@ type ClassifyConfig struct {
 	ASRConfig      asr.Config     // for ASR; SampleRate is set from the media
 	Announcements  []string       // default: DefaultAnnouncements
 	VAD            audio.VADConfig
-	Metrics        *metrics.Metrics // counts each verdict by class; nil: none
+	Metrics        ClassMetrics // counts each verdict by class (pkg/metrics); default: none
 }
 
 // Classification is the verdict on an answered call.
@@ -218,6 +217,9 @@ func matchAnnouncement(text string, words []string) (string, bool) {
 }
 
 func (c ClassifyConfig) withDefaults() ClassifyConfig {
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
 	if c.InitialSilence == 0 {
 		c.InitialSilence = 2500 * time.Millisecond
 	}

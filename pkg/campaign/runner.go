@@ -15,7 +15,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/pkg/call"
-	"github.com/outcall/outcall/pkg/metrics"
 )
 
 // CallResult is what a Handler reports about an answered call.
@@ -63,7 +62,7 @@ type RunnerConfig struct {
 	Now        func() time.Time                   // default: time.Now
 	Poll       time.Duration                      // idle wait between claims; default: 200ms
 	OnDecision func(contactID string, d Decision) // every gate decision, for the audit trail
-	Metrics    *metrics.Metrics                   // default: none
+	Metrics    Metrics                            // counts dials, outcomes, refusals (pkg/metrics); default: none
 	Logger     zerolog.Logger                     // default: zerolog.Nop()
 }
 
@@ -95,6 +94,9 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	if cfg.Slots <= 0 {
 		cfg.Slots = camp.MaxConcurrent
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

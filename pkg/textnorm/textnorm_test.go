@@ -1,4 +1,4 @@
-package tts
+package textnorm
 
 import (
 	"regexp"
