@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/outcall/outcall/internal/openaiclient"
 )
 
 // LLMNode makes a node converse through a language model: each reply the script's routes do not catch goes to
@@ -94,14 +96,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if cfg.Model == "" {
 		return nil, fmt.Errorf("%w: model is required", ErrLLM)
 	}
-	oc := openai.DefaultConfig(cfg.APIKey)
-	if cfg.BaseURL != "" {
-		oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	}
-	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
-	}
-	return &OpenAI{c: openai.NewClientWithConfig(oc), cfg: cfg}, nil
+	return &OpenAI{c: openaiclient.New(cfg.APIKey, cfg.BaseURL, cfg.HTTPClient), cfg: cfg}, nil
 }
 
 var toolSchemas = map[string]openai.FunctionDefinition{

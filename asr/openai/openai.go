@@ -17,6 +17,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/outcall/outcall/asr"
+	"github.com/outcall/outcall/internal/openaiclient"
 	"github.com/outcall/outcall/pkg/audio"
 )
 
@@ -69,12 +70,7 @@ func New(c Config) (*Recognizer, error) {
 	} else if c.Retries < 0 {
 		c.Retries = 0
 	}
-	oc := goopenai.DefaultConfig(c.APIKey)
-	oc.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.HTTPClient != nil {
-		oc.HTTPClient = c.HTTPClient
-	}
-	return &Recognizer{cfg: c, client: goopenai.NewClientWithConfig(oc)}, nil
+	return &Recognizer{cfg: c, client: openaiclient.New(c.APIKey, c.BaseURL, c.HTTPClient)}, nil
 }
 
 // Start begins a stream. Frames are cut into utterances by a VAD; each utterance is sent as a 16 kHz WAV and its

@@ -12,6 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/outcall/outcall/internal/openaiclient"
 )
 
 // LLMConfig configures an LLMClassifier or an OpenAI embedder against any OpenAI-compatible service (OpenAI,
@@ -69,14 +71,7 @@ func newOpenAIClient(cfg *LLMConfig) (*openai.Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 800 * time.Millisecond
 	}
-	oc := openai.DefaultConfig(cfg.APIKey)
-	if cfg.BaseURL != "" {
-		oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	}
-	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
-	}
-	return openai.NewClientWithConfig(oc), nil
+	return openaiclient.New(cfg.APIKey, cfg.BaseURL, cfg.HTTPClient), nil
 }
 
 // llmAnswer is the JSON object the model is asked for.

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	goopenai "github.com/sashabaranov/go-openai"
 
+	"github.com/outcall/outcall/internal/openaiclient"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/tts"
 )
@@ -74,12 +75,7 @@ func New(c Config) (*Synthesizer, error) {
 	} else if c.Retries < 0 {
 		c.Retries = 0
 	}
-	oc := goopenai.DefaultConfig(c.APIKey)
-	oc.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.HTTPClient != nil {
-		oc.HTTPClient = c.HTTPClient
-	}
-	return &Synthesizer{cfg: c, client: goopenai.NewClientWithConfig(oc)}, nil
+	return &Synthesizer{cfg: c, client: openaiclient.New(c.APIKey, c.BaseURL, c.HTTPClient)}, nil
 }
 
 // Synthesize requests r.Text as 24 kHz PCM and returns a Source that yields 20 ms frames at r.Rate (24000 when 0;
