@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/asr"
-	"github.com/outcall/outcall/internal/wsasr"
+	"github.com/outcall/outcall/asr/internal/wsasr"
 	"github.com/outcall/outcall/pkg/audio"
 )
 
