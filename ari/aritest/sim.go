@@ -93,27 +93,8 @@ func (s *Server) releaseDigits(c *simCall, now int64, all bool) {
 
 func (c *simCall) ended() bool { return c.phase == phaseEnded }
 
-// builtin returns the script of a test dialplan extension.
-func builtin(exten string) (callee.Script, bool) {
-	switch exten {
-	case "echo", "agent": // agent: Answer, Echo, the agent endpoint of transfer tests
-		return callee.Script{Name: exten, Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
-	case "busy":
-		return callee.Script{Name: "busy", Answer: callee.Busy}, true
-	case "noanswer":
-		return callee.Script{Name: "noanswer", Answer: callee.NoAnswer}, true
-	case "congestion":
-		return callee.Script{Name: "congestion", Answer: callee.Congestion}, true
-	case "dtmf":
-		return callee.Script{Name: "dtmf", HangupAfterSteps: true, Steps: []callee.Step{
-			{Action: callee.Press, When: callee.At, Offset: time.Second, Digits: "1"},
-			{Action: callee.Silence, When: callee.At, Offset: 31 * time.Second, Duration: audio.FrameDuration},
-		}}, true
-	case "hangup":
-		return callee.Script{Name: "hangup", Steps: []callee.Step{{Action: callee.HangUp, When: callee.At, Offset: time.Second}}}, true
-	}
-	return callee.Script{}, false
-}
+// builtin returns the script of an extension of the shared outcall-test dialplan (callee.TestDialplan).
+func builtin(exten string) (callee.Script, bool) { return callee.TestDialplan(exten) }
 
 // endpoint is a parsed dial string.
 type endpoint struct {

@@ -60,28 +60,8 @@ func (c *fsCall) snapshot() Call {
 // bridgeDelay is how long after uuid_bridge's +OK the fake makes the bridge.
 const bridgeDelay = 20 * time.Millisecond
 
-// builtin returns the script of a test extension: the outcall-test dialplan docs/real-pbx.md configures on a real
-// FreeSWITCH (echo, busy, noanswer, congestion, dtmf, hangup, agent).
-func builtin(exten string) (callee.Script, bool) {
-	switch exten {
-	case "echo", "agent": // agent: answer, echo; the agent endpoint of transfer tests
-		return callee.Script{Name: exten, Steps: []callee.Step{{Action: callee.Echo, When: callee.Now}}}, true
-	case "busy":
-		return callee.Script{Name: "busy", Answer: callee.Busy}, true
-	case "noanswer":
-		return callee.Script{Name: "noanswer", Answer: callee.NoAnswer}, true
-	case "congestion":
-		return callee.Script{Name: "congestion", Answer: callee.Congestion}, true
-	case "dtmf":
-		return callee.Script{Name: "dtmf", HangupAfterSteps: true, Steps: []callee.Step{
-			{Action: callee.Press, When: callee.At, Offset: time.Second, Digits: "1"},
-			{Action: callee.Silence, When: callee.At, Offset: 31 * time.Second, Duration: audio.FrameDuration},
-		}}, true
-	case "hangup":
-		return callee.Script{Name: "hangup", Steps: []callee.Step{{Action: callee.HangUp, When: callee.At, Offset: time.Second}}}, true
-	}
-	return callee.Script{}, false
-}
+// builtin returns the script of an extension of the shared outcall-test dialplan (callee.TestDialplan).
+func builtin(exten string) (callee.Script, bool) { return callee.TestDialplan(exten) }
 
 // api runs an api command and returns its response body.
 func (s *Server) api(cmdline string) string {
