@@ -14,7 +14,8 @@
 //	                              pkg/outbound (environment, platform, run)
 //	                              pkg/campaign, report, pkg/metrics (Prometheus, at the edge)
 //	4  understanding and scripts  dialog (script engine, runtime, JSONStore, RedactingStore)
-//	                              pkg/nlu (and the turn-taking package)
+//	                              turn (turn-taking: VAD, hold, barge-in, ASR gating, frame by frame)
+//	                              pkg/nlu
 //	3  PBX drivers and providers  simulators: ari/aritest, pkg/esl/esltest, internal/mediatest
 //	                              scripted callee: pkg/callee
 //	                              drivers ari/driver, pkg/esl; providers asr/*, tts/* (fakes asrtest, ttstest too)

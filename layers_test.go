@@ -35,7 +35,8 @@ var floors = []struct {
 	{"3c scripted callee", []string{"pkg/callee"}, ""},
 	{"3d simulators", []string{"ari/aritest", "pkg/esl/esltest", "internal/mediatest"}, ""},
 	{"4a understanding", []string{"pkg/nlu"}, ""},
-	{"4b scripts", []string{"dialog/..."}, ""},
+	{"4b turn-taking", []string{"turn"}, ""}, // issue 18's frame-driven turn package (another branch)
+	{"4c scripts", []string{"dialog/..."}, ""},
 	{"5a campaign and reports", []string{"pkg/campaign", "report", "pkg/metrics"}, ""},
 	{"5b application", []string{"pkg/outbound"}, ""},
 	{"5c templates and suites", []string{"pkg/outbound/outboundtest", "examples/...", "internal/sectortest", ""}, ""},
@@ -105,7 +106,7 @@ func TestLayersCheck(t *testing.T) {
 		"asr/sphinx (3b drivers and providers) imports tts (3a contracts and clients): a sibling family's package; this floor builds only on 2 the call and below",
 		"pkg/newthing is on no floor",
 		"pkg/secure (3a contracts and clients) imports asr/sub (3b drivers and providers): upward",
-		"pkg/store (3a contracts and clients) imports dialog (4b scripts): upward",
+		"pkg/store (3a contracts and clients) imports dialog (4c scripts): upward",
 		"tts (3a contracts and clients) imports pkg/store (3a contracts and clients): same floor, another family",
 	}
 	if !slices.Equal(got, want) {
