@@ -34,11 +34,15 @@ func loadScript(t *testing.T) *dialog.Script {
 	return s
 }
 
+// stores returns the stores every test runs against: memory, one redis-server, and a 3-master Redis Cluster
+// (started when first used), with the same code.
 func stores(t *testing.T) map[string]func() dialog.Store {
 	srv := redistest.Start(t)
+	cluster := sync.OnceValue(func() *redistest.Cluster { return redistest.StartCluster(t, 3) })
 	return map[string]func() dialog.Store{
-		"memory": func() dialog.Store { return NewMemory() },
-		"redis":  func() dialog.Store { return NewRedis(srv.Client(t), RedisConfig{TTL: time.Hour}) },
+		"memory":        func() dialog.Store { return NewMemory() },
+		"redis":         func() dialog.Store { return NewRedis(srv.Client(t), RedisConfig{TTL: time.Hour}) },
+		"redis-cluster": func() dialog.Store { return NewRedis(cluster().Client(t), RedisConfig{TTL: time.Hour}) },
 	}
 }
 
