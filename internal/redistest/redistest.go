@@ -52,6 +52,18 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
+// StartPersistent runs redis-server with an append-only file synced on every write, so that a Kill and Restart
+// keep every acknowledged write: a Redis that was down and came back, not a new empty one.
+func StartPersistent(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := launchDir(tb.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
 // Launch runs redis-server with its files in dir, for a TestMain (which has no testing.TB); Stop it when done.
 func Launch(dir string) (*Server, error) { return launchDir(dir) }
 
@@ -98,8 +110,8 @@ func (s *Server) run() error {
 	return nil
 }
 
-// Restart starts the server again on the same port after Kill or Stop, empty (nothing is saved), as a Redis that
-// was down and came back. It waits until the server answers.
+// Restart starts the server again on the same port after Kill or Stop, and waits until it answers. A server from
+// Start comes back empty (nothing is saved); one from StartPersistent with every acknowledged write.
 func (s *Server) Restart() error {
 	s.Stop()
 	var err error
