@@ -297,3 +297,32 @@ func TestBeginAndCompleteRepeatable(t *testing.T) {
 		t.Errorf("progress %+v; want 1 completed, 1 pending", p)
 	}
 }
+
+// TestStaleCallReclaimedFirst: a contact whose lease expired while dialing (its process died; its call may still
+// be up on the PBX) goes to the head of the schedule, so the next claim reaps that call at once. It was queued at
+// the time of the reclaim, behind every contact already due: with 1,000 contacts the dead process's calls stayed
+// up 25-36 s after the SIGKILL (internal/faulttest).
+func TestStaleCallReclaimedFirst(t *testing.T) {
+	srv := redistest.Start(t)
+	s := NewStore(srv.Client(t), "first")
+	ctx := context.Background()
+	t0 := time.Now()
+	if _, err := s.Load(ctx, contactsN(20), t0); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Claim(ctx, "dead", 1, 10, time.Second, t0)
+	if err != nil || len(a) != 1 {
+		t.Fatalf("claim: %v, %v", a, err)
+	}
+	if _, err := s.Begin(ctx, a[0], 100, "2026-12-03", time.Second, t0); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Claim(ctx, "survivor", 1, 10, time.Second, t0.Add(2*time.Second))
+	if err != nil || len(b) != 1 {
+		t.Fatalf("claim after expiry: %v, %v", b, err)
+	}
+	if b[0].Contact.ID != a[0].Contact.ID || b[0].StaleToken != a[0].Token {
+		t.Fatalf("survivor claimed %s (stale token %d); want %s with stale token %d first", b[0].Contact.ID,
+			b[0].StaleToken, a[0].Contact.ID, a[0].Token)
+	}
+}

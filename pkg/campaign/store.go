@@ -122,7 +122,14 @@ for _, id in ipairs(expired) do
   end
   -- A new token: the old owner, if it is only slow and not dead, can no longer record anything for this lease.
   redis.call('HSET', ck, 'status', 'pending', 'owner', '', 'fence', redis.call('INCR', KEYS[4]))
-  redis.call('ZADD', KEYS[2], now, id)
+  local at = now
+  if st[1] == 'dialing' then
+    -- Its call may still be up on the PBX, a callee hearing silence: first in line, so that whoever claims it
+    -- next hangs that call up now rather than when the schedule reaches it.
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) <= at then at = tonumber(first[2]) - 1 end
+  end
+  redis.call('ZADD', KEYS[2], at, id)
 end
 local room = tonumber(ARGV[5]) - redis.call('ZCARD', KEYS[3])
 local n = math.min(tonumber(ARGV[2]), room)
