@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/outcall/outcall/internal/redistest"
 	"github.com/outcall/outcall/pkg/call"
@@ -113,3 +115,77 @@ func TestRedisDownMidCalls(t *testing.T) {
 type dialFunc func(ctx context.Context, r call.Request) (call.Call, error)
 
 func (f dialFunc) Dial(ctx context.Context, r call.Request) (call.Call, error) { return f(ctx, r) }
+
+// TestRedisFailoverMidCampaign kills the cluster master that holds the campaign while three runners dial it; its
+// replica is promoted (cluster node timeout 2 s) and the runners carry on against it. Writes the master
+// acknowledged but had not yet sent to its replica are the one thing a failover may lose (Redis replication is
+// asynchronous); the figures below say whether any were.
+func TestRedisFailoverMidCampaign(t *testing.T) {
+	cl := redistest.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cfg := testCampaign("failover")
+	cfg.LeaseTTL = 10 * time.Second
+	contacts := contactsN(300)
+	dialer := newFakeDialer(t, mixedOutcome)
+	rdb := cl.Client(t)
+	store := NewStore(rdb, cfg.ID)
+	slot, err := cl.KeySlot(ctx, store.k.due)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := cl.SlotOwner(ctx, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := cl.AddReplica(t, master)
+	if n, err := store.Load(ctx, contacts, time.Now()); err != nil || n != len(contacts) {
+		t.Fatalf("Load = %d, %v", n, err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
+			Owner: fmt.Sprintf("proc-%d", i), Slots: 5, Poll: 10 * time.Millisecond,
+			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				t.Errorf("runner %d: %v", i, err)
+			}
+		}()
+	}
+	for {
+		n, err := rdb.XLen(ctx, store.k.results).Result()
+		if err == nil && n >= 60 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d results before the failover: %v", n, err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cl.Masters[master].Kill()
+	killed := time.Now()
+	for { // the replica takes over the master's slots
+		info, err := replica.Client(t).Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "role:master") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("replica never promoted: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	promoted := time.Since(killed)
+	wg.Wait()
+	// A new client reads the slot map as it is now (the test's own was last loaded before the failover).
+	checkExactlyOnce(t, ctx, NewStore(cl.Client(t), cfg.ID), dialer, len(contacts), contacts)
+	t.Logf("master %d killed mid-campaign; replica promoted after %v; %d dials", master,
+		promoted.Round(time.Millisecond), dialer.total)
+}

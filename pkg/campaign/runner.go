@@ -143,6 +143,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			continue
 		case err != nil:
+			r.redisFailed()
 			r.log.Error().Err(err).Msg("claim failed; dialing paused until Redis answers")
 			if !sleep(ctx, r.cfg.Poll*5) {
 				return ctx.Err()
@@ -357,6 +358,7 @@ func (r *Runner) persist(ctx context.Context, op func(context.Context) error) er
 		if err == nil || errors.Is(err, ErrStaleLease) {
 			return err
 		}
+		r.redisFailed()
 		if !sleep(ctx, backoff) {
 			return fmt.Errorf("%w (gave up after %v: %w)", err, max(r.camp.LeaseTTL, 5*time.Second), ctx.Err())
 		}
@@ -387,12 +389,22 @@ func (r *Runner) keepLease(ctx context.Context, cancel context.CancelFunc, l Lea
 						cancel()
 						return
 					}
+					r.redisFailed()
 					log.Warn().Err(err).Msg("lease renewal failed")
 				}
 			}
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// redisFailed asks a cluster client to reload its slot map after an error: go-redis reloads it only on MOVED/ASK or
+// once a minute, so after a failover it kept sending every command to the dead master for up to a minute (the
+// promoted replica served the slots after 3-4 s). The client coalesces reloads, so calling this per error is cheap.
+func (r *Runner) redisFailed() {
+	if c, ok := r.cfg.Redis.(interface{ ReloadState(context.Context) }); ok {
+		c.ReloadState(context.Background())
+	}
 }
 
 // One live call per number across every campaign and process: a lock key per number, renewed with the lease. The
