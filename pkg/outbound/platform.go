@@ -83,7 +83,14 @@ func (p *Platform) open(ctx context.Context) error {
 		}
 		p.closers = append(p.closers, rdb.Close)
 		p.Redis = rdb
-		p.Store = store.NewRedis(rdb, store.RedisConfig{})
+		// Turns taken while Redis restarts or fails over are held and written once it answers, not lost.
+		spool := dialog.NewSpool(store.NewRedis(rdb, store.RedisConfig{}), dialog.SpoolConfig{Logger: log})
+		p.Store = spool
+		p.closers = append(p.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return spool.Close(ctx)
+		})
 	} else {
 		p.Store = store.NewMemory()
 	}
