@@ -3,7 +3,7 @@ GO ?= go
 DEB_PACKAGES := redis-server espeak-ng sox pocketsphinx pocketsphinx-en-us libpocketsphinx-dev pkg-config
 TEST_TIMEOUT ?= 20m
 
-.PHONY: test deps vet fmt-check bench quickstart
+.PHONY: test deps vet fmt-check bench quickstart fuzz
 
 test: deps fmt-check vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
@@ -32,3 +32,23 @@ bench:
 
 quickstart:
 	$(GO) run ./examples/quickstart
+
+# fuzz runs every wire-format and input parser's fuzz target for FUZZ_TIME each (default 10 million executions),
+# one target after another, on one worker. Not part of `make test`. New interesting inputs stay in Go's fuzz cache;
+# a crasher is written to the package's testdata/fuzz/<Target>/ and must be kept there with its fix.
+FUZZ_TIME ?= 10000000x
+FUZZ_PARALLEL ?= 1
+FUZZ_TARGETS := \
+	./pkg/rtp:FuzzUnmarshal \
+	./pkg/audiosocket:FuzzReadMessage \
+	./pkg/esl:FuzzReadMessage \
+	./ari:FuzzDecodeEvent \
+	./ari:FuzzParseWSControl \
+	./dialog:FuzzLoad \
+	./pkg/campaign:FuzzImportCSV
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$pkg $$fn ($(FUZZ_TIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZ_TIME) -parallel $(FUZZ_PARALLEL) $$pkg; \
+	done

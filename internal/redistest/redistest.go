@@ -1,4 +1,6 @@
 // Package redistest starts a real redis-server for a test on a free 127.0.0.1 port and stops it when the test ends.
+// StartCluster starts several in cluster mode, and StartReplica a replica of a server, for tests of Redis Cluster
+// and of failover.
 package redistest
 
 import (
@@ -17,8 +19,12 @@ import (
 
 // Server is a running redis-server owned by one test.
 type Server struct {
-	Addr string // host:port on 127.0.0.1
-	cmd  *exec.Cmd
+	Addr  string // host:port on 127.0.0.1
+	dir   string
+	args  []string // extra redis-server arguments, kept for Restart
+	cmd   *exec.Cmd
+	done  chan struct{} // closed once the process has exited and been waited for
+	admin *redis.Client // the cluster's own connection to a node, nil outside a cluster
 }
 
 // URL returns the server's redis:// URL.
@@ -46,11 +52,25 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-// Launch runs redis-server with its files in dir, for a TestMain (which has no testing.TB); Stop it when done.
-func Launch(dir string) (*Server, error) {
-	bin, err := exec.LookPath("redis-server")
+// StartPersistent runs redis-server with an append-only file synced on every write, so that a Kill and Restart
+// keep every acknowledged write: a Redis that was down and came back, not a new empty one.
+func StartPersistent(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := launchDir(tb.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
 	if err != nil {
-		return nil, fmt.Errorf("redistest: redis-server not found on PATH (run `make test`, which installs it): %w", err)
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Launch runs redis-server with its files in dir, for a TestMain (which has no testing.TB); Stop it when done.
+func Launch(dir string) (*Server, error) { return launchDir(dir) }
+
+// launchDir runs redis-server with its files in dir (created if missing) and extra arguments.
+func launchDir(dir string, extra ...string) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -58,25 +78,56 @@ func Launch(dir string) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redistest: %w", err)
 		}
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("redistest: start redis-server: %w", err)
-		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd}
-		if lastErr = s.waitReady(5 * time.Second); lastErr == nil {
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, args: extra}
+		if lastErr = s.run(); lastErr == nil {
 			return s, nil
 		}
-		s.Stop()
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 	return nil, fmt.Errorf("redistest: redis-server did not become ready: %v\n%s", lastErr, log)
 }
 
+// run starts redis-server on s.Addr and waits until it answers.
+func (s *Server) run() error {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return fmt.Errorf("redistest: redis-server not found on PATH (run `make test`, which installs it): %w", err)
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)
+	s.cmd = exec.Command(bin, args...)
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	s.done = done
+	go func(cmd *exec.Cmd) { _ = cmd.Wait(); close(done) }(s.cmd)
+	if err := s.waitReady(5 * time.Second); err != nil {
+		s.Stop()
+		return err
+	}
+	return nil
+}
+
+// Restart starts the server again on the same port after Kill or Stop, and waits until it answers. A server from
+// Start comes back empty (nothing is saved); one from StartPersistent with every acknowledged write.
+func (s *Server) Restart() error {
+	s.Stop()
+	var err error
+	// The port was ours a moment ago; another process may take it in between, which is reported, not hidden.
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = s.run(); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("redistest: restart on %s: %w", s.Addr, err)
+}
+
 // Stop kills the server and waits for it.
 func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
-	_, _ = s.cmd.Process.Wait()
+	<-s.done
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
@@ -93,10 +144,11 @@ func (s *Server) waitReady(limit time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("ping %s: %w", s.Addr, err)
 		}
-		if s.cmd.ProcessState != nil {
-			return fmt.Errorf("redis-server exited: %s", s.cmd.ProcessState)
+		select {
+		case <-s.done:
+			return fmt.Errorf("redis-server on %s exited before answering", s.Addr)
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

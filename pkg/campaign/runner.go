@@ -145,6 +145,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			continue
 		case err != nil:
+			r.redisFailed()
 			r.log.Error().Err(err).Msg("claim failed; dialing paused until Redis answers")
 			if !sleep(ctx, r.cfg.Poll*5) {
 				return ctx.Err()
@@ -224,19 +225,8 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 			return
 		}
 	}
-	loc, _ := r.cal.Location(l.Contact.TZ)
-	for {
-		wait, err := r.store.Begin(ctx, l, r.camp.CPS, now.In(loc).Format(time.DateOnly), r.camp.LeaseTTL, r.cfg.Now())
-		if err != nil {
-			log.Warn().Err(err).Msg("could not start the attempt")
-			return // lease lost or Redis down: the lease expires and the contact is reclaimed
-		}
-		if wait == 0 {
-			break
-		}
-		if !sleep(ctx, wait) {
-			return
-		}
+	if !r.begin(ctx, l, now, log) {
+		return
 	}
 
 	callCtx, cancel := context.WithCancel(ctx)
@@ -320,12 +310,61 @@ func (r *Runner) schedule(c *Completion, rule RetryRule, attempts int, final boo
 	c.NextAt = r.cfg.Now().Add(delay)
 }
 
+// begin waits for the shared CPS budget and marks the lease as dialing. False: do not dial (the lease was lost, ctx
+// ended, or Redis stayed unreachable for a lease; the contact is then reclaimed once its lease expires).
+func (r *Runner) begin(ctx context.Context, l Lease, now time.Time, log zerolog.Logger) bool {
+	loc, _ := r.cal.Location(l.Contact.TZ)
+	day := now.In(loc).Format(time.DateOnly)
+	for {
+		var wait time.Duration
+		err := r.persist(ctx, func(ctx context.Context) (err error) {
+			wait, err = r.store.Begin(ctx, l, r.camp.CPS, day, r.camp.LeaseTTL, r.cfg.Now())
+			return err
+		})
+		if err != nil {
+			log.Warn().Err(err).Msg("could not start the attempt")
+			return false
+		}
+		if wait == 0 {
+			return true
+		}
+		if !sleep(ctx, wait) {
+			return false
+		}
+	}
+}
+
 func (r *Runner) complete(ctx context.Context, l Lease, c Completion, log zerolog.Logger) {
-	// Record even when ctx is ending: the attempt happened. A lost lease means another process already did.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := r.store.Complete(cctx, l, r.cfg.Owner, c, r.cfg.Now()); err != nil {
+	// Record even when ctx is ending: the attempt happened. A lost lease means another process already did. A
+	// result dropped on a Redis error would make the contact's lease expire "while dialing" and the number be
+	// dialed again, so it is retried for as long as the lease can hold (Complete is safe to repeat).
+	err := r.persist(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		return r.store.Complete(ctx, l, r.cfg.Owner, c, r.cfg.Now())
+	})
+	if err != nil {
 		log.Warn().Err(err).Str("outcome", c.Outcome).Msg("result not recorded")
+	}
+}
+
+// persist runs a lease write until it succeeds, the lease is lost (ErrStaleLease), ctx ends, or a lease's time has
+// passed: a Redis restart, failover or cluster resharding (TRYAGAIN, MOVED past the client's redirections) is
+// waited out instead of dropping the write.
+func (r *Runner) persist(ctx context.Context, op func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, max(r.camp.LeaseTTL, 5*time.Second))
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	for {
+		octx, ocancel := context.WithTimeout(ctx, 5*time.Second)
+		err := op(octx)
+		ocancel()
+		if err == nil || errors.Is(err, ErrStaleLease) {
+			return err
+		}
+		r.redisFailed()
+		if !sleep(ctx, backoff) {
+			return fmt.Errorf("%w (gave up after %v: %w)", err, max(r.camp.LeaseTTL, 5*time.Second), ctx.Err())
+		}
+		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -352,12 +391,22 @@ func (r *Runner) keepLease(ctx context.Context, cancel context.CancelFunc, l Lea
 						cancel()
 						return
 					}
+					r.redisFailed()
 					log.Warn().Err(err).Msg("lease renewal failed")
 				}
 			}
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// redisFailed asks a cluster client to reload its slot map after an error: go-redis reloads it only on MOVED/ASK or
+// once a minute, so after a failover it kept sending every command to the dead master for up to a minute (the
+// promoted replica served the slots after 3-4 s). The client coalesces reloads, so calling this per error is cheap.
+func (r *Runner) redisFailed() {
+	if c, ok := r.cfg.Redis.(interface{ ReloadState(context.Context) }); ok {
+		c.ReloadState(context.Background())
+	}
 }
 
 // One live call per number across every campaign and process: a lock key per number, renewed with the lease. The

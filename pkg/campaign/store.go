@@ -15,7 +15,8 @@ import (
 // hash tag, so a campaign lives on one Redis Cluster slot and its scripts run atomically.
 //
 //	outcall:camp:{id}:ctl        hash   state (running|paused|stopped)
-//	outcall:camp:{id}:c:<cid>    hash   contact JSON, attempts, day, day_attempts, status, outcome, fence, owner
+//	outcall:camp:{id}:c:<cid>    hash   contact JSON, attempts, day, day_attempts, status, outcome, fence, owner,
+//	                                    recorded (token of the last attempt recorded)
 //	outcall:camp:{id}:due        zset   contacts waiting, scored by next-attempt time (ms)
 //	outcall:camp:{id}:leases     zset   contacts owned by a process, scored by lease expiry (ms)
 //	outcall:camp:{id}:fence      string fencing-token counter
@@ -121,7 +122,14 @@ for _, id in ipairs(expired) do
   end
   -- A new token: the old owner, if it is only slow and not dead, can no longer record anything for this lease.
   redis.call('HSET', ck, 'status', 'pending', 'owner', '', 'fence', redis.call('INCR', KEYS[4]))
-  redis.call('ZADD', KEYS[2], now, id)
+  local at = now
+  if st[1] == 'dialing' then
+    -- Its call may still be up on the PBX, a callee hearing silence: first in line, so that whoever claims it
+    -- next hangs that call up now rather than when the schedule reaches it.
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) <= at then at = tonumber(first[2]) - 1 end
+  end
+  redis.call('ZADD', KEYS[2], at, id)
 end
 local room = tonumber(ARGV[5]) - redis.call('ZCARD', KEYS[3])
 local n = math.min(tonumber(ARGV[2]), room)
@@ -185,10 +193,14 @@ func (s *Store) Claim(ctx context.Context, owner string, n, maxConcurrent int, t
 }
 
 // beginScript marks a leased contact as dialing, counts the day's attempt, and takes a token from the shared CPS
-// bucket. Returns 0 when the dial may start, or the milliseconds to wait for a token.
+// bucket. Returns 0 when the dial may start, or the milliseconds to wait for a token. Running it again for a lease
+// that is already dialing changes nothing, so a caller may retry it after an error.
 // KEYS: contact leases bucket; ARGV: token now cps day id ttl
 var beginScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return -1 end
+local c = redis.call('HMGET', KEYS[1], 'fence', 'status')
+if c[1] ~= ARGV[1] then return -1 end
+-- A retry after a lost reply: the attempt already began, and is not counted or paced twice.
+if c[2] == 'dialing' then return 0 end
 local now = tonumber(ARGV[2])
 local rate = tonumber(ARGV[3])
 local b = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
@@ -244,10 +256,14 @@ func (s *Store) Renew(ctx context.Context, l Lease, ttl time.Duration, now time.
 }
 
 // completeScript records an attempt's end exactly once: it checks the fencing token, appends the result, and either
-// reschedules the contact or marks it done.
+// reschedules the contact or marks it done. The token of the last recorded attempt is kept ('recorded'), so running
+// it again after a lost reply records nothing twice (and returns 2).
 // KEYS: contact leases due results stats; ARGV: token id outcome terminal nextAt counted resultJSON owner now
 var completeScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
+local c = redis.call('HMGET', KEYS[1], 'fence', 'recorded')
+if c[2] == ARGV[1] then return 2 end
+if c[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'recorded', ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 redis.call('HDEL', KEYS[1], 'stale')
@@ -274,7 +290,8 @@ type Completion struct {
 }
 
 // Complete records the end of an attempt. It returns ErrStaleLease when the lease was lost (the result was already
-// recorded by whoever took it over, so nothing is recorded twice).
+// recorded by whoever took it over, so nothing is recorded twice). It may be retried after an error: an attempt
+// already recorded is not recorded again.
 func (s *Store) Complete(ctx context.Context, l Lease, owner string, c Completion, now time.Time) error {
 	res, err := json.Marshal(c.Result)
 	if err != nil {

@@ -69,7 +69,8 @@ func (e Env) LLMConfigured() bool {
 //	ARI_FORMAT                                    ulaw (default) or slin16
 //	FS_MEDIA                                      unicast (default), stream or broadcast
 //	AGENT_ENDPOINT                                where transfers to a human go
-//	REDIS_URL                                     redis://host:6379/0; default: memory
+//	REDIS_URL                                     redis://host:6379/0, or a cluster's seed nodes as
+//	                                              redis://host1:6379?addr=host2:6379&addr=host3:6379; default: memory
 //	ASR, TTS                                      fake (default), openai, funasr, vosk, sphinx / fake, espeak, openai
 //	OPENAI_API_KEY, OPENAI_BASE_URL, LLM_MODEL    OpenAI-compatible speech and model endpoints
 //	ASR_MODEL, TTS_MODEL, FUNASR_URL, VOSK_URL    provider details
@@ -162,8 +163,13 @@ func fromLookup(get func(string) string) (Env, error) {
 		bad("DIAL_ENDPOINT %q has no {number} or {e164} placeholder", e.DialEndpoint)
 	}
 	if e.RedisURL != "" {
-		if _, err := redis.ParseURL(e.RedisURL); err != nil {
-			bad("REDIS_URL %q: %v (want redis://host:6379/0)", e.RedisURL, err)
+		parse := func(u string) error { _, err := redis.ParseURL(u); return err }
+		if isClusterURL(e.RedisURL) {
+			parse = func(u string) error { _, err := redis.ParseClusterURL(u); return err }
+		}
+		if err := parse(e.RedisURL); err != nil {
+			bad("REDIS_URL %q: %v (want redis://host:6379/0, or redis://host1:6379?addr=host2:6379 for a cluster)",
+				redactedURL(e.RedisURL), err)
 		}
 	}
 	e.checkProviders(bad)
@@ -285,4 +291,15 @@ func fakeFSDials(ep string) bool {
 		}
 	}
 	return false
+}
+
+// redactedURL is u with its password replaced, for error messages: a REDIS_URL may hold one.
+func redactedURL(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	if strings.Contains(u, "@") {
+		return "(unparsable URL with credentials)"
+	}
+	return u
 }

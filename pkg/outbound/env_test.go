@@ -58,6 +58,7 @@ func TestFromEnv(t *testing.T) {
 		{name: "ari transport on freeswitch", env: map[string]string{"PBX": "freeswitch", "ARI_TRANSPORT": "rtp"}, errs: []string{"ARI_TRANSPORT and ARI_FORMAT are for Asterisk"}},
 		{name: "malformed redis url", env: map[string]string{"REDIS_URL": "localhost:6379"}, errs: []string{`REDIS_URL "localhost:6379"`, "redis://host:6379/0"}},
 		{name: "redis url", env: map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}, sim: true},
+		{name: "redis cluster url", env: map[string]string{"REDIS_URL": "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"}, sim: true},
 		{name: "malformed ari url", env: map[string]string{"ARI_URL": "127.0.0.1:8088", "DIAL_ENDPOINT": "PJSIP/{number}@t"}, errs: []string{`ARI_URL "127.0.0.1:8088": want http(s)://host:port`}},
 		{name: "malformed openai base", env: map[string]string{"LLM_MODEL": "m", "OPENAI_BASE_URL": "127.0.0.1:11434"}, errs: []string{"OPENAI_BASE_URL"}},
 		{name: "every problem at once", env: map[string]string{"ARI_TRANSPORT": "x", "ASR": "y", "TTS": "z"},
@@ -123,6 +124,18 @@ func TestEndpointNumber(t *testing.T) {
 		"sofia/gateway/trunk/agent": "agent", "loopback/8001": "8001"} {
 		if got := endpointNumber(in); got != want {
 			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRedisURLErrorHidesPassword: a malformed REDIS_URL is reported without the password it holds.
+func TestRedisURLErrorHidesPassword(t *testing.T) {
+	for _, u := range []string{"redis://:s3cret-pw@127.0.0.1:6379/0?bogus=1",
+		"redis://:s3cret-pw@127.0.0.1:6379?addr=127.0.0.1:7001&bogus=1"} {
+		t.Setenv("REDIS_URL", u)
+		_, err := FromEnv()
+		if err == nil || !strings.Contains(err.Error(), "REDIS_URL") || strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("REDIS_URL %s: error %v; want it reported without the password", u, err)
 		}
 	}
 }

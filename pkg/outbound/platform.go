@@ -36,8 +36,8 @@ type Platform struct {
 	ASR    asr.Recognizer
 	TTS    tts.Synthesizer
 	Store  dialog.Store
-	Redis  *redis.Client // nil without REDIS_URL
-	LLM    dialog.LLM    // nil unless LLM_MODEL is set
+	Redis  redis.UniversalClient // nil without REDIS_URL; a cluster client when REDIS_URL names several nodes
+	LLM    dialog.LLM            // nil unless LLM_MODEL is set
 	Log    zerolog.Logger
 
 	closers []func() error
@@ -78,17 +78,20 @@ func (p *Platform) open(ctx context.Context) error {
 		return err
 	}
 	if env.RedisURL != "" {
-		opt, err := redis.ParseURL(env.RedisURL)
+		rdb, err := openRedis(ctx, env.RedisURL)
 		if err != nil {
-			return fmt.Errorf("%w: REDIS_URL %q: %v", ErrConfig, env.RedisURL, err)
+			return err
 		}
-		if err := pingRedis(ctx, *opt); err != nil {
-			return fmt.Errorf("REDIS_URL is set but Redis at %s does not answer: %w", opt.Addr, err)
-		}
-		rdb := redis.NewClient(opt)
 		p.closers = append(p.closers, rdb.Close)
 		p.Redis = rdb
-		p.Store = dialog.NewStore(store.NewRedis(rdb, store.RedisConfig{}))
+		// Turns taken while Redis restarts or fails over are held and written once it answers, not lost.
+		spool := dialog.NewSpool(dialog.NewStore(store.NewRedis(rdb, store.RedisConfig{})), dialog.SpoolConfig{Logger: log})
+		p.Store = spool
+		p.closers = append(p.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return spool.Close(ctx)
+		})
 	} else {
 		p.Store = dialog.NewStore(store.NewMemory())
 	}
@@ -165,14 +168,45 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// pingRedis asks Redis once, without the client's retries, so that one that is not there is reported at once.
-func pingRedis(ctx context.Context, opt redis.Options) error {
-	opt.MaxRetries, opt.DialerRetries, opt.DialTimeout = -1, 1, 2*time.Second
-	rdb := redis.NewClient(&opt)
-	defer rdb.Close()
+// openRedis connects to REDIS_URL after asking Redis once, without the client's retries, so that one that is not
+// there is reported at once. A URL with addr= parameters (redis://host1:6379?addr=host2:6379&addr=host3:6379)
+// names the seed nodes of a Redis Cluster.
+func openRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	return rdb.Ping(ctx).Err()
+	if isClusterURL(url) {
+		opt, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("%w: REDIS_URL: %v", ErrConfig, err)
+		}
+		probe := *opt
+		probe.MaxRetries, probe.MaxRedirects, probe.DialTimeout = -1, 0, 2*time.Second
+		if err := pingOnce(ctx, redis.NewClusterClient(&probe)); err != nil {
+			return nil, fmt.Errorf("REDIS_URL is set but the Redis Cluster at %v does not answer: %w", opt.Addrs, err)
+		}
+		return redis.NewClusterClient(opt), nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: REDIS_URL: %v", ErrConfig, err)
+	}
+	probe := *opt
+	probe.MaxRetries, probe.DialerRetries, probe.DialTimeout = -1, 1, 2*time.Second
+	if err := pingOnce(ctx, redis.NewClient(&probe)); err != nil {
+		return nil, fmt.Errorf("REDIS_URL is set but Redis at %s does not answer: %w", opt.Addr, err)
+	}
+	return redis.NewClient(opt), nil
+}
+
+func pingOnce(ctx context.Context, c redis.UniversalClient) error {
+	defer c.Close()
+	return c.Ping(ctx).Err()
+}
+
+// isClusterURL reports whether a REDIS_URL lists more nodes with addr= (go-redis's cluster URL form).
+func isClusterURL(url string) bool {
+	_, q, ok := strings.Cut(url, "?")
+	return ok && (strings.HasPrefix(q, "addr=") || strings.Contains(q, "&addr="))
 }
 
 // fsMedia is FS_MEDIA as an esl.MediaMode; empty leaves the driver's default.

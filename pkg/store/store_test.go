@@ -19,8 +19,9 @@ type backend interface {
 
 func backends(t *testing.T) map[string]backend {
 	return map[string]backend{
-		"memory": NewMemory(),
-		"redis":  NewRedis(redistest.Start(t).Client(t), RedisConfig{TTL: time.Hour}),
+		"memory":        NewMemory(),
+		"redis":         NewRedis(redistest.Start(t).Client(t), RedisConfig{TTL: time.Hour}),
+		"redis-cluster": NewRedis(redistest.StartCluster(t, 3).Client(t), RedisConfig{TTL: time.Hour}),
 	}
 }
 
