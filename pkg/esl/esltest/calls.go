@@ -602,19 +602,10 @@ func (s *Server) talk(c *fsCall, p *callee.Person) {
 	defer s.wg.Done()
 	tk := time.NewTicker(audio.FrameDuration)
 	defer tk.Stop()
-	base := time.Now()
 	for n := 0; ; n++ {
-		// The callee's clock follows the wall clock, as FreeSWITCH's media timer does: a Ticker drops the ticks of
-		// a starved process, and counting ticks made the callee talk slower than real time under load, so the
-		// app's receiver (paced by the wall clock) concealed the frames not yet sent and then dropped them as late.
-		// Frames already due run back to back, as a loaded PBX sends a burst of packets.
-		if time.Since(base) < time.Duration(n+1)*audio.FrameDuration {
-			select {
-			case <-tk.C:
-			case <-c.ctx.Done():
-				return
-			}
-		} else if c.ctx.Err() != nil {
+		select {
+		case <-tk.C:
+		case <-c.ctx.Done():
 			return
 		}
 		now := time.Duration(n) * audio.FrameDuration
