@@ -34,7 +34,8 @@ type Deps struct {
 }
 
 // TurnConfig holds turn-taking thresholds. Every duration is measured on the call's audio (20 ms per frame), so
-// behaviour does not depend on how busy the machine is.
+// behaviour does not depend on how busy the machine is. Package turn takes the turns (turn.Config); MaxTurns,
+// ASRRestarts and TTSRetries are the runner's.
 type TurnConfig struct {
 	VAD          audio.VADConfig // voice activity detection; zero fields take audio's defaults
 	BargeInAfter time.Duration   // speech this long while the bot talks interrupts it, once the recogniser has words that are not a backchannel; default 400ms
