@@ -36,7 +36,7 @@ type Incident struct {
 	Action string `json:"action"` // ActionRestarted, ActionRetried, ActionEscalated or ActionIgnored
 }
 
-// providerFailure is how turn tells run that a provider, not the callee, ended the turn.
+// providerFailure is how runner.turn tells run that a provider, not the callee, ended the turn.
 type providerFailure struct {
 	kind string
 	err  error
@@ -52,9 +52,6 @@ func asProviderFailure(err error) *providerFailure {
 	}
 	return nil
 }
-
-// errASRClosed is the cause when a recognition stream closes its results before the runtime closed it.
-var errASRClosed = errors.New("results closed unexpectedly")
 
 // escalate ends the conversation for a reason outside the script (a provider failure) the way the script
 // escalates unresolved turns: the Escalate node, else a transfer to a human. It counts as a turn.

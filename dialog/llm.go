@@ -236,6 +236,33 @@ func (c *Conversation) llmTurn(ctx context.Context, r *Reply, n *Node, text stri
 		r.Node, r.Listen, r.Speed = n.id, c.listenOf(n), c.speedOf(n)
 		return
 	}
+	ans, err := c.askLLM(ctx, ln, c.llmMessages(ln, env, text), onSentence)
+	spoken := ans.spoken
+	if err != nil || ans.blocked || len(spoken) == 0 && len(ans.resp.ToolCalls) == 0 {
+		if err != nil {
+			r.LLMError = err.Error()
+		}
+		spoken = append(spoken, fallback)
+		if onSentence != nil {
+			onSentence(fallback)
+		}
+	}
+	r.Streamed = onSentence != nil
+	for _, s := range spoken {
+		c.say(r, s)
+	}
+	st.LLMHistory = append(st.LLMHistory, ChatMessage{Role: "user", Content: text},
+		ChatMessage{Role: "assistant", Content: strings.Join(spoken, "")})
+	r.Node, r.Listen, r.Speed = n.id, c.listenOf(n), c.speedOf(n)
+	if err != nil {
+		return
+	}
+	c.setSlots(r, ln, ans.resp.ToolCalls)
+	c.endByTools(r, ln, ans.resp.ToolCalls) // after the slots are set, whatever order the model used
+}
+
+// llmMessages is the conversation so far for the model, with text the callee's latest words.
+func (c *Conversation) llmMessages(ln *LLMNode, env map[string]any, text string) []ChatMessage {
 	system := c.render(ln.system, "", env)
 	if c.o.Knowledge != nil {
 		if ans, ok := c.o.Knowledge.Answer(text); ok {
@@ -243,8 +270,19 @@ func (c *Conversation) llmTurn(ctx context.Context, r *Reply, n *Node, text stri
 		}
 	}
 	msgs := []ChatMessage{{Role: "system", Content: system + "\n" + describeState(c)}}
-	msgs = append(msgs, st.LLMHistory...)
-	msgs = append(msgs, ChatMessage{Role: "user", Content: text})
+	msgs = append(msgs, c.st.LLMHistory...)
+	return append(msgs, ChatMessage{Role: "user", Content: text})
+}
+
+// llmAnswer is the model's answer as the callee got it.
+type llmAnswer struct {
+	resp    ChatResponse
+	spoken  []string // the sentences passed on
+	blocked bool     // a sentence held a banned phrase: it and the rest were not passed on
+}
+
+// askLLM streams the model's answer to msgs, cut into sentences for onSentence.
+func (c *Conversation) askLLM(ctx context.Context, ln *LLMNode, msgs []ChatMessage, onSentence func(string)) (llmAnswer, error) {
 	tctx, cancel := context.WithTimeout(ctx, time.Duration(ln.Timeout))
 	defer cancel()
 	var cut SentenceCutter
@@ -273,48 +311,39 @@ func (c *Conversation) llmTurn(ctx context.Context, r *Reply, n *Node, text stri
 	if err == nil {
 		emit(cut.Flush())
 	}
-	if err != nil || blocked || (len(spoken) == 0 && len(resp.ToolCalls) == 0) {
-		if err != nil {
-			r.LLMError = err.Error()
-		}
-		spoken = append(spoken, fallback)
-		if onSentence != nil {
-			onSentence(fallback)
-		}
-	}
-	r.Streamed = onSentence != nil
-	for _, s := range spoken {
-		c.say(r, s)
-	}
-	st.LLMHistory = append(st.LLMHistory, ChatMessage{Role: "user", Content: text},
-		ChatMessage{Role: "assistant", Content: strings.Join(spoken, "")})
-	r.Node, r.Listen, r.Speed = n.id, c.listenOf(n), c.speedOf(n)
-	if err != nil {
-		return
-	}
-	for _, tc := range resp.ToolCalls {
+	return llmAnswer{resp: resp, spoken: spoken, blocked: blocked}, err
+}
+
+// setSlots carries out the model's set_slot calls that ln allows; the others are refused in r.ToolsRefused.
+func (c *Conversation) setSlots(r *Reply, ln *LLMNode, calls []ToolCall) {
+	for _, tc := range calls {
 		if !contains(ln.Tools, tc.Name) {
 			r.ToolsRefused = append(r.ToolsRefused, tc.Name)
 			continue
 		}
-		switch tc.Name {
-		case ToolSetSlot:
-			name, _ := tc.Args["name"].(string)
-			if sl := c.s.slotBy[name]; sl != nil {
-				if v, ok := normalizeSlot(sl.Kind, tc.Args["value"]); ok {
-					st.Slots[name] = v
-					if r.Slots == nil {
-						r.Slots = map[string]any{}
-					}
-					r.Slots[name] = v
-				}
-			} else {
-				r.ToolsRefused = append(r.ToolsRefused, tc.Name+":"+name)
+		if tc.Name != ToolSetSlot {
+			continue
+		}
+		name, _ := tc.Args["name"].(string)
+		sl := c.s.slotBy[name]
+		if sl == nil {
+			r.ToolsRefused = append(r.ToolsRefused, tc.Name+":"+name)
+			continue
+		}
+		if v, ok := normalizeSlot(sl.Kind, tc.Args["value"]); ok {
+			c.st.Slots[name] = v
+			if r.Slots == nil {
+				r.Slots = map[string]any{}
 			}
+			r.Slots[name] = v
 		}
 	}
-	// Ending tools act after the slots are set, whatever order the model used.
-	for _, tc := range resp.ToolCalls {
+}
+
+// endByTools carries out the first ending tool call ln allows: end the call, transfer to a human, call back.
+func (c *Conversation) endByTools(r *Reply, ln *LLMNode, calls []ToolCall) {
+	st := c.st
+	for _, tc := range calls {
 		if !contains(ln.Tools, tc.Name) || st.Done {
 			continue
 		}
@@ -330,7 +359,7 @@ func (c *Conversation) llmTurn(ctx context.Context, r *Reply, n *Node, text stri
 			if reason == "" {
 				reason = "llm"
 			}
-			c.st.Outcome.TransferReason = reason
+			st.Outcome.TransferReason = reason
 			c.finish(r, "", EndTransfer, TagHuman)
 		case ToolScheduleCallback:
 			when, _ := tc.Args["time"].(string)

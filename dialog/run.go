@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
-	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
-	"github.com/outcall/outcall/pkg/nlu"
 	"github.com/outcall/outcall/tts"
+	"github.com/outcall/outcall/turn"
 	"github.com/rs/zerolog"
 )
 
@@ -38,7 +34,8 @@ type Deps struct {
 }
 
 // TurnConfig holds turn-taking thresholds. Every duration is measured on the call's audio (20 ms per frame), so
-// behaviour does not depend on how busy the machine is.
+// behaviour does not depend on how busy the machine is. Package turn takes the turns (turn.Config); MaxTurns,
+// ASRRestarts and TTSRetries are the runner's.
 type TurnConfig struct {
 	VAD          audio.VADConfig // voice activity detection; zero fields take audio's defaults
 	BargeInAfter time.Duration   // speech this long while the bot talks interrupts it, once the recogniser has words that are not a backchannel; default 400ms
@@ -68,32 +65,8 @@ type TurnConfig struct {
 	HoldGrace time.Duration
 }
 
+// withDefaults fills the runner's own defaults; the turn-taking thresholds get theirs in turn.Config.
 func (t TurnConfig) withDefaults() TurnConfig {
-	if t.BargeInAfter <= 0 {
-		t.BargeInAfter = 400 * time.Millisecond
-	}
-	if t.BargeInChars <= 0 {
-		t.BargeInChars = 2
-	}
-	if t.BargeInNoText <= 0 {
-		t.BargeInNoText = 800 * time.Millisecond
-	}
-	t.BargeInNoText = max(t.BargeInNoText, t.BargeInAfter)
-	if t.ASRPreRoll <= 0 {
-		t.ASRPreRoll = 400 * time.Millisecond
-	}
-	if t.ASRTail <= 0 {
-		t.ASRTail = time.Second
-	}
-	if t.HoldGrace <= 0 {
-		t.HoldGrace = 100 * time.Millisecond
-	}
-	if t.DigitHold <= 0 {
-		t.DigitHold = 1200 * time.Millisecond
-	}
-	if t.InterDigit <= 0 {
-		t.InterDigit = 2 * time.Second
-	}
 	if t.MaxTurns <= 0 {
 		t.MaxTurns = 40
 	}
@@ -108,6 +81,13 @@ func (t TurnConfig) withDefaults() TurnConfig {
 		t.TTSRetries = 0
 	}
 	return t
+}
+
+// taking returns the turn-taking part of t, holding the bot's speech when hold (the media can) and t allows it.
+func (t TurnConfig) taking(hold bool) turn.Config {
+	return turn.Config{BargeInAfter: t.BargeInAfter, BargeInNoText: t.BargeInNoText, BargeInChars: t.BargeInChars,
+		DigitHold: t.DigitHold, InterDigit: t.InterDigit, Hold: hold && !t.NoHold, HoldGrace: t.HoldGrace,
+		GateASR: t.GateASR, ASRPreRoll: t.ASRPreRoll, ASRTail: t.ASRTail}
 }
 
 // Result is what a call's conversation produced: what a campaign needs to decide retries and do-not-call entries,
@@ -157,9 +137,6 @@ func Run(ctx context.Context, c call.Call, s *Script, d Deps) (Result, error) {
 		d.Options.Now = d.Clock
 	}
 	r := &runner{c: c, s: s, d: d, log: log, tc: d.Turn.withDefaults(), m: c.Media(), now: d.Options.Now}
-	if r.tc.GateASR {
-		r.gate = newASRGate(r.tc.ASRPreRoll, r.tc.ASRTail)
-	}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -178,28 +155,44 @@ type runner struct {
 	conv      *Conversation
 	turns     []Turn
 	incidents []Incident
-	pos       time.Duration // callee audio received so far: the runner's clock
-	gate      *asrGate      // TurnConfig.GateASR; nil: every frame goes to the recognizer
-	gated     []audio.Frame // reused by the gate
+	listener  *turn.Driver // takes the turns, fed by the call's frames and events
+	stream    asr.Stream   // the recognition stream; nil while recognition is down
+	restarts  int          // recognition streams restarted so far
 }
 
-// frameSource returns the callee's frames and, once their channel is closed, why: the Media's own channel when
-// it has one (call.FrameChannel), else one fed by a reader goroutine.
-func (r *runner) frameSource(ctx context.Context) (<-chan audio.Frame, func() error) {
-	if fc, ok := r.m.(call.FrameChannel); ok {
-		if ch := fc.Frames(); ch != nil {
-			return ch, func() error {
-				_, err := r.m.Read(ctx) // the channel is closed: Read says why at once
-				return err
-			}
-		}
+// mediaCaps finds what m can do beyond call.Media: hold the bot's playout, deliver the callee's frames on a
+// channel. The only type assertions on the media: a wrapper that hides a capability hides it here alone.
+func mediaCaps(m call.Media) (holder call.Holder, frames <-chan audio.Frame) {
+	holder, _ = m.(call.Holder)
+	if fc, ok := m.(call.FrameChannel); ok {
+		frames = fc.Frames()
 	}
+	return holder, frames
+}
+
+// listen returns the driver of the call's turns: the Media's own frame channel when it has one, else one fed by
+// a reader goroutine that stops with ctx.
+func (r *runner) listen(ctx context.Context) *turn.Driver {
+	holder, frames := mediaCaps(r.m)
+	media := turn.Media{Frames: frames, Events: r.c.Events(), Holder: holder, Flush: r.m.Flush, ReadErr: func() error {
+		_, err := r.m.Read(ctx) // the channel is closed: Read says why at once
+		return err
+	}}
+	if frames == nil {
+		media.Frames, media.ReadErr = readFrames(ctx, r.m)
+	}
+	vad := audio.NewVAD(r.tc.VAD)
+	return &turn.Driver{Taker: turn.New(r.tc.taking(holder != nil), vad), Media: media}
+}
+
+// readFrames reads m's frames into a channel until Read fails or ctx ends, and says why it closed.
+func readFrames(ctx context.Context, m call.Media) (<-chan audio.Frame, func() error) {
 	ch := make(chan audio.Frame, 8)
 	var err error // written before ch is closed
 	go func() {
 		defer close(ch)
 		for {
-			f, e := r.m.Read(ctx)
+			f, e := m.Read(ctx)
 			if e != nil {
 				err = e
 				return
@@ -215,102 +208,26 @@ func (r *runner) frameSource(ctx context.Context) (<-chan audio.Frame, func() er
 	return ch, func() error { return err }
 }
 
-// speech is the bot's prompt being played.
-type speech struct {
-	total   time.Duration // audio written so far
-	full    atomic.Int64  // length of the whole prompt when the TTS knows it up front (tts.Sized), else 0
-	written bool          // the writer finished (all audio queued)
-	start   time.Duration // r.pos when playback began
-	cancel  context.CancelFunc
-	done    chan time.Duration // the writer's total, once it stops
-	first   time.Duration      // wall time from text to first frame written
-	firstCh chan time.Duration
-	err     error   // a rendering that failed after its retries; set before done is sent
-	lastErr error   // the writer's last rendering failure
-	retried []error // failures a further rendering mended; read after done
-}
-
-// errMediaWrite marks a failure to write to the call (hung up, cancelled), which no re-rendering mends.
-var errMediaWrite = errors.New("dialog: media write")
-
-// render synthesizes text and writes its frames through write, skipping the first *played of audio (what an
-// earlier, failed rendering of the same text already played) and adding what it writes to *played.
-func (r *runner) render(ctx context.Context, text string, speed float64, rate int, played *time.Duration,
-	size func(time.Duration), write func(audio.Frame) error) error {
-	src, err := r.d.TTS.Synthesize(ctx, tts.Request{Text: text, Language: r.s.Language, Speed: speed, Voice: r.d.Voice, Rate: rate})
-	if err != nil {
-		return err
-	}
-	if sz, ok := src.(tts.Sized); ok && size != nil {
-		size(sz.Duration())
-	}
-	var pos time.Duration
-	for {
-		f, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		d := f.Duration()
-		pos += d
-		if pos <= *played {
-			continue
-		}
-		if err := write(f); err != nil {
-			return fmt.Errorf("%w: %w", errMediaWrite, err)
-		}
-		*played += d
-	}
-}
-
 func (r *runner) run(ctx context.Context) (Result, error) {
-	conv, open, err := Start(r.s, r.c.ID(), r.d.Vars, r.d.Options)
+	reply, err := r.open(ctx)
 	if err != nil {
-		return Result{CallID: r.c.ID()}, err
-	}
-	r.conv = conv
-	restarts := 0
-	stream, err := r.startASR(ctx)
-	for err != nil && ctx.Err() == nil && restarts < r.tc.ASRRestarts {
-		restarts++
-		stream, err = r.startASR(ctx)
-	}
-	if ctx.Err() != nil {
-		return r.result(), ctx.Err()
+		return r.result(), err
 	}
 	defer func() {
-		if stream != nil {
-			stream.Close()
+		if r.stream != nil {
+			r.stream.Close()
 		}
 	}()
-
-	frames, readErr := r.frameSource(ctx)
-
-	vad := audio.NewVAD(r.tc.VAD)
-	events := r.c.Events()
-	reply := open
-	r.journal(ctx, Turn{Seq: 0, Time: r.now(), Node: r.s.Start, Input: "start", Reply: open.Prompt, NextNode: open.Node})
-	r.notify(ctx, open.Notify)
-
-	if err != nil {
-		// No recognition at all: say so to a human rather than talk to a callee the bot cannot hear.
-		r.incident(IncidentASR, err, ActionEscalated)
-		reply = r.escalate(ctx, reply, TagASRFailed)
-	}
-
 	var pre *speech
 	for {
-		in, heard, bargeIn, lat, err := r.turn(ctx, reply, pre, stream, frames, readErr, events, vad)
+		in, heard, bargeIn, lat, err := r.turn(ctx, reply, pre)
 		pre = nil
 		pf := asProviderFailure(err)
 		if err != nil && pf == nil {
-			if errors.Is(err, errCalleeGone) {
-				in = HungUp()
-			} else {
+			if !errors.Is(err, turn.ErrHungUp) {
 				return r.result(), err
 			}
+			in = HungUp()
 		}
 		if reply.Done {
 			if pf != nil {
@@ -319,383 +236,177 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			return r.finish(ctx, reply)
 		}
 		if pf != nil {
-			switch pf.kind {
-			case IncidentASR:
-				_ = stream.Close()
-				stream = nil
-				if restarts < r.tc.ASRRestarts {
-					restarts++
-					if stream, err = r.startASR(ctx); err == nil {
-						r.incident(IncidentASR, pf.err, ActionRestarted)
-						reply = r.conv.askAgain(reply)
-						continue
-					}
-					r.log.Error().Err(err).Msg("ASR restart failed")
-				}
-				r.incident(IncidentASR, pf.err, ActionEscalated)
-				reply = r.escalate(ctx, reply, TagASRFailed)
-			case IncidentTTS:
-				r.incident(IncidentTTS, pf.err, ActionEscalated)
-				reply = r.escalate(ctx, reply, TagTTSFailed)
-			}
+			reply = r.recover(ctx, reply, pf)
 			continue
 		}
-		t0 := time.Now()
-		var onSentence func(string)
-		var sentences chan string
-		if n := r.s.Nodes[r.conv.st.Node]; n != nil && n.LLM != nil && in.Kind != Hangup {
-			sentences = make(chan string, 64)
-			pre = r.speakStream(ctx, sentences, r.conv.speedOf(n))
-			onSentence = func(s string) {
-				select {
-				case sentences <- s:
-				case <-ctx.Done():
-				}
-			}
-		}
-		next, err := r.conv.StepStream(ctx, in, onSentence)
-		if sentences != nil {
-			close(sentences)
-			if !next.Streamed {
-				pre.cancel()
-				<-pre.done
-				pre = nil
-			}
-		}
+		next, sp, err := r.step(ctx, reply, in, lat)
 		if err != nil {
 			return r.result(), err
 		}
-		if next.LLMError != "" {
-			r.incident(IncidentLLM, errors.New(next.LLMError), ActionFallback)
-		}
-		lat.Decide = time.Since(t0)
-		if r.conv.st.Turn >= r.tc.MaxTurns && !next.Done {
-			next = Reply{Node: next.Node}
-			r.conv.toHuman(&next, "unresolved", TagUnresolved)
-		}
-		if pre == nil && in.Kind != Hangup && next.Prompt != "" {
-			// The reply starts playing before the journal write: the callee does not wait for Redis.
-			pre = r.speak(ctx, next.Prompt, next.Speed)
-		}
-		t := TurnOf(reply, in, next, r.conv.st, r.now())
-		t.Heard, t.BargeIn, t.Latency = heard, bargeIn, lat
+		pre = sp
+		t := TurnOf(reply, in, next.Reply, r.conv.st, r.now())
+		t.Heard, t.BargeIn, t.Latency = heard, bargeIn, next.lat
 		r.journal(ctx, t)
 		r.notify(ctx, next.Notify)
 		r.log.Debug().Int("turn", t.Seq).Str("node", t.Node).Str("intent", t.Intent).Str("next", next.Node).
-			Bool("barge_in", bargeIn).Dur("decide", lat.Decide).Msg("turn")
-		reply = next
+			Bool("barge_in", bargeIn).Dur("decide", t.Latency.Decide).Msg("turn")
+		reply = next.Reply
 		if in.Kind == Hangup {
 			return r.result(), nil
 		}
 	}
 }
 
-var errCalleeGone = errors.New("dialog: callee hung up")
-
-// voicedDB is how far above the noise floor a frame must be to count as voiced for barge-in timing.
-const voicedDB = 6
-
-// turn speaks reply.Prompt and listens for the callee's answer. For a final reply (Done) it speaks without
-// barge-in and returns once the audio has played.
-func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.Stream, frames <-chan audio.Frame,
-	readErr func() error, events <-chan call.Event, vad *audio.VAD) (in Input, heard string, bargeIn bool, lat Latency, err error) {
-	listen := reply.Listen
-	bargeAllowed := listen.BargeIn == nil || *listen.BargeIn
-	if reply.Done {
-		bargeAllowed = false
+// open starts the conversation and the recognition stream, and journals the opening. With recognition down
+// from the start, the opening reply is the script's escalation. It returns ctx's error if ctx ends meanwhile.
+func (r *runner) open(ctx context.Context) (Reply, error) {
+	conv, open, err := Start(r.s, r.c.ID(), r.d.Vars, r.d.Options)
+	if err != nil {
+		return Reply{}, err
 	}
+	r.conv = conv
+	r.stream, err = r.startASR(ctx)
+	for err != nil && ctx.Err() == nil && r.restarts < r.tc.ASRRestarts {
+		r.restarts++
+		r.stream, err = r.startASR(ctx)
+	}
+	if ctx.Err() != nil {
+		if r.stream != nil {
+			r.stream.Close()
+		}
+		return Reply{}, ctx.Err()
+	}
+	r.listener = r.listen(ctx)
+	r.journal(ctx, Turn{Seq: 0, Time: r.now(), Node: r.s.Start, Input: "start", Reply: open.Prompt, NextNode: open.Node})
+	r.notify(ctx, open.Notify)
+	if err != nil {
+		// No recognition at all: say so to a human rather than talk to a callee the bot cannot hear.
+		r.incident(IncidentASR, err, ActionEscalated)
+		return r.escalate(ctx, open, TagASRFailed), nil
+	}
+	return open, nil
+}
+
+// recover is the reply after a provider failure ended the turn at prev: the prompt asked again on a restarted
+// recognition stream, else the script's escalation.
+func (r *runner) recover(ctx context.Context, prev Reply, pf *providerFailure) Reply {
+	if pf.kind == IncidentTTS {
+		r.incident(IncidentTTS, pf.err, ActionEscalated)
+		return r.escalate(ctx, prev, TagTTSFailed)
+	}
+	_ = r.stream.Close()
+	r.stream = nil
+	if r.restarts < r.tc.ASRRestarts {
+		r.restarts++
+		var err error
+		if r.stream, err = r.startASR(ctx); err == nil {
+			r.incident(IncidentASR, pf.err, ActionRestarted)
+			return r.conv.askAgain(prev)
+		}
+		r.log.Error().Err(err).Msg("ASR restart failed")
+	}
+	r.incident(IncidentASR, pf.err, ActionEscalated)
+	return r.escalate(ctx, prev, TagASRFailed)
+}
+
+// stepped is the conversation's answer to a turn, with the turn's latencies.
+type stepped struct {
+	Reply
+	lat Latency
+}
+
+// step feeds the callee's input to the conversation and starts speaking the reply before the journal write (the
+// callee does not wait for Redis); an LLM node's sentences start playing while the model writes the next ones.
+func (r *runner) step(ctx context.Context, reply Reply, in Input, lat Latency) (stepped, *speech, error) {
+	t0 := time.Now()
+	var pre *speech
+	var onSentence func(string)
+	var sentences chan string
+	if n := r.s.Nodes[r.conv.st.Node]; n != nil && n.LLM != nil && in.Kind != Hangup {
+		sentences = make(chan string, 64)
+		pre = r.speakStream(ctx, sentences, r.conv.speedOf(n))
+		onSentence = func(s string) {
+			select {
+			case sentences <- s:
+			case <-ctx.Done():
+			}
+		}
+	}
+	next, err := r.conv.StepStream(ctx, in, onSentence)
+	if sentences != nil {
+		close(sentences)
+		if !next.Streamed {
+			pre.Stop()
+			pre = nil
+		}
+	}
+	if err != nil {
+		return stepped{}, nil, err
+	}
+	if next.LLMError != "" {
+		r.incident(IncidentLLM, errors.New(next.LLMError), ActionFallback)
+	}
+	lat.Decide = time.Since(t0)
+	if r.conv.st.Turn >= r.tc.MaxTurns && !next.Done {
+		next = Reply{Node: next.Node}
+		r.conv.toHuman(&next, "unresolved", TagUnresolved)
+	}
+	if pre == nil && in.Kind != Hangup && next.Prompt != "" {
+		pre = r.speak(ctx, next.Prompt, next.Speed)
+	}
+	return stepped{Reply: next, lat: lat}, pre, nil
+}
+
+// turn speaks reply.Prompt (pre: already being spoken) and listens for the callee's answer. For a final reply
+// (Done) it speaks without barge-in and returns once the audio has played. A provider failure comes back as a
+// *providerFailure error; the callee hanging up as turn.ErrHungUp with the input HungUp.
+func (r *runner) turn(ctx context.Context, reply Reply, pre *speech) (in Input, heard string, bargeIn bool, lat Latency, err error) {
 	sp := pre
 	if sp == nil && reply.Prompt != "" {
 		sp = r.speak(ctx, reply.Prompt, reply.Speed)
 	}
-	heard = reply.Prompt
-	// Hold: the bot falls silent at the callee's first loud frame and carries on if it was not an interruption.
-	holder, _ := r.m.(call.Holder)
-	if r.tc.NoHold {
-		holder = nil
+	var p turn.Player // nil, not a nil *speech, when nothing plays
+	if sp != nil {
+		p, lat.TTSFirst = sp, sp.first
 	}
-	var (
-		held   bool
-		heldAt time.Duration // r.pos when the hold began
-		loudAt time.Duration // r.pos after the last loud frame during the hold
-		bcDone bool          // during the hold, the recogniser finalised a backchannel: carry on once it is quiet
-	)
-	release := func() {
-		if !held {
-			return
-		}
-		holder.Release()
-		held = false
-		if sp != nil {
-			sp.start += r.pos - heldAt // playout resumes where it stopped: the prompt ends that much later
+	out, err := r.listener.Run(ctx, r.listenOf(reply), p, r.stream)
+	if sp != nil {
+		for _, e := range sp.retried { // the writer has stopped: Run stops its player
+			r.incident(IncidentTTS, e, ActionRetried)
 		}
 	}
-	stopSpeech := func() {
-		if sp == nil {
-			release()
-			return
+	heard, bargeIn = out.Heard, out.BargeIn
+	switch {
+	case errors.Is(err, turn.ErrHungUp):
+		return HungUp(), heard, bargeIn, lat, err
+	case err != nil:
+		return Input{}, heard, bargeIn, lat, err
+	case out.Fault != nil:
+		kind := IncidentTTS
+		if out.Fault.Source == turn.ASR {
+			kind = IncidentASR
+			r.log.Warn().Err(out.Fault.Err).Msg("ASR failed")
 		}
-		sp.cancel()
-		total := <-sp.done
-		played := r.m.Flush()
-		release()
-		// What was written runs ahead of what was played by the playout queue, so the share of the prompt heard is
-		// played over the whole prompt's length when the TTS told it, else over what had been written.
-		if full := time.Duration(sp.full.Load()); full > total {
-			total = full
-		}
-		if total > 0 && played < total {
-			heard = prefixByShare(reply.Prompt, float64(played)/float64(total))
-		}
-		bargeIn = true
-		sp = nil
+		err = &providerFailure{kind, out.Fault.Err}
 	}
-	defer func() {
-		if sp != nil {
-			sp.cancel()
-			<-sp.done
-		}
-		release()
-	}()
-	speaking := func() bool {
-		if sp == nil {
-			return false
-		}
-		if held {
-			return true
-		}
-		if !sp.written {
-			select {
-			case t := <-sp.done:
-				sp.total, sp.written = t, true
-				sp.done <- t // keep it readable for stopSpeech and the deferred wait
-			default:
-				return true
-			}
-		}
-		return r.pos < sp.start+sp.total
+	switch out.Kind {
+	case turn.Utterance:
+		lat.ASR = out.ASRLatency
+		return Say(out.Text), heard, bargeIn, lat, nil
+	case turn.Keys:
+		return Press(out.Digits), heard, bargeIn, lat, nil
+	case turn.Silence:
+		return Silence(), heard, bargeIn, lat, nil
 	}
-	timeout := time.Duration(listen.Timeout)
-	if timeout <= 0 {
-		timeout = 6 * time.Second
-	}
-	maxUtt := time.Duration(listen.MaxUtterance)
-	if maxUtt <= 0 {
-		maxUtt = 20 * time.Second
-	}
-	var results <-chan asr.Result // nil, never ready, when recognition is down (the final prompt of an escalation)
-	if stream != nil {
-		results = stream.Results()
-	}
-	var asrFailed error // a recognition failure during a closing prompt, which must still play
-	// lostASR returns the failure that ends the turn, or nil during a closing prompt (recognition stops).
-	lostASR := func(err error) error {
-		f := &providerFailure{IncidentASR, err}
-		if !reply.Done {
-			return f
-		}
-		if asrFailed == nil {
-			asrFailed = f
-		}
-		stream, results = nil, nil
-		return nil
-	}
-	var (
-		listenFrom  = time.Duration(-1) // r.pos when listening began (the prompt ended)
-		onset       = time.Duration(-1) // start of the callee's current speech
-		speechEnd   time.Time           // wall time of the last VAD end, for ASR latency
-		text        string              // final text collected
-		holdUntil   = time.Duration(-1) // digit string: wait for more until then
-		digits      string
-		lastDigitAt time.Duration
-		partial     string
-		lastVoiced  time.Duration
-	)
-	for {
-		isSpeaking := speaking()
-		if sp != nil && sp.written && len(sp.retried) > 0 {
-			for _, e := range sp.retried {
-				r.incident(IncidentTTS, e, ActionRetried)
-			}
-			sp.retried = nil
-		}
-		if sp != nil && sp.written && sp.err != nil && !reply.Done {
-			// The prompt could not be rendered in full: the callee cannot answer what they did not hear.
-			err := sp.err
-			sp = nil
-			return Input{}, heard, bargeIn, lat, &providerFailure{IncidentTTS, err}
-		}
-		if !isSpeaking && listenFrom < 0 {
-			if reply.Done {
-				// A closing prompt is played to its end whatever failed; the failure is only reported.
-				var failed error
-				if sp != nil {
-					<-sp.done
-					if sp.err != nil {
-						failed = &providerFailure{IncidentTTS, sp.err}
-					}
-					sp = nil
-				}
-				if failed == nil {
-					failed = asrFailed
-				}
-				return Input{}, heard, false, lat, failed
-			}
-			listenFrom = r.pos
-		}
-		if sp != nil && sp.first > 0 && lat.TTSFirst == 0 {
-			lat.TTSFirst = sp.first
-		}
-		select {
-		case <-ctx.Done():
-			return Input{}, heard, bargeIn, lat, ctx.Err()
-		case ev, ok := <-events:
-			if !ok {
-				return HungUp(), heard, bargeIn, lat, errCalleeGone
-			}
-			switch ev.Type {
-			case call.EventHangup:
-				return HungUp(), heard, bargeIn, lat, errCalleeGone
-			case call.EventDTMF:
-				if !listen.DTMF || reply.Done {
-					continue
-				}
-				if speaking() && bargeAllowed {
-					stopSpeech()
-				}
-				if ev.Digit == '#' {
-					if digits != "" {
-						return Press(digits), heard, bargeIn, lat, nil
-					}
-					continue
-				}
-				digits += string(ev.Digit)
-				lastDigitAt = r.pos
-				if len(digits) >= max(listen.DTMFMax, 1) {
-					return Press(digits), heard, bargeIn, lat, nil
-				}
-			}
-		case fr, ok := <-frames:
-			if !ok {
-				err := readErr()
-				switch {
-				case err == nil || errors.Is(err, call.ErrHungUp):
-					return HungUp(), heard, bargeIn, lat, errCalleeGone
-				case ctx.Err() != nil:
-					return Input{}, heard, bargeIn, lat, ctx.Err()
-				}
-				return Input{}, heard, bargeIn, lat, fmt.Errorf("dialog: read media: %w", err)
-			}
-			r.pos += fr.Duration()
-			ev, evOK := vad.Process(fr)
-			if stream != nil {
-				if err := r.recognize(stream, fr, vad); err != nil {
-					if f := lostASR(err); f != nil {
-						return Input{}, heard, bargeIn, lat, f
-					}
-				}
-			}
-			if evOK {
-				switch ev.Kind {
-				case audio.SpeechStart:
-					onset = r.pos - (ev.Detected - ev.At)
-				case audio.SpeechEnd:
-					onset = -1
-					speechEnd = time.Now()
-				}
-			}
-			// Voiced frames extend the speech; the VAD's hangover after the last one does not count toward barge-in.
-			if onset >= 0 && vad.Level() > vad.NoiseFloor()+voicedDB {
-				lastVoiced = r.pos
-			}
-			// Hold at the first loud frame; carry on when it was not speech after all, or the speech ended without
-			// interrupting (a backchannel).
-			if holder != nil && bargeAllowed && vad.Loud() && speaking() {
-				if !held {
-					holder.Hold()
-					held, heldAt, bcDone = true, r.pos-fr.Duration(), false
-				}
-				loudAt = r.pos
-			}
-			if held && (!vad.Speaking() || bcDone) && r.pos-loudAt >= r.tc.HoldGrace {
-				release()
-			}
-			// Barge-in: speech longer than the threshold while the bot talks, unless what was recognised so far
-			// is a backchannel (嗯, 对, 好的) or too short to be a real interruption.
-			if onset >= 0 && bargeAllowed && speaking() {
-				talked := lastVoiced - onset
-				words := partial != "" && !nlu.IsBackchannel(partial) && nlu.SpokenLength(partial) >= r.tc.BargeInChars
-				if (words && talked >= r.tc.BargeInAfter) || (partial == "" && talked >= r.tc.BargeInNoText) {
-					stopSpeech()
-				}
-			}
-			if digits != "" && r.pos-lastDigitAt >= r.tc.InterDigit {
-				return Press(digits), heard, bargeIn, lat, nil
-			}
-			if holdUntil >= 0 && r.pos >= holdUntil && onset < 0 {
-				return r.utterance(text, speechEnd, &lat), heard, bargeIn, lat, nil
-			}
-			if onset >= 0 && r.pos-onset > maxUtt && text != "" {
-				return r.utterance(text, speechEnd, &lat), heard, bargeIn, lat, nil
-			}
-			if listenFrom >= 0 && onset < 0 && text == "" && digits == "" && r.pos-listenFrom >= timeout {
-				return Silence(), heard, bargeIn, lat, nil
-			}
-		case res, ok := <-results:
-			if !ok || res.Err != nil {
-				cause := errASRClosed
-				if ok {
-					cause = res.Err
-				}
-				r.log.Warn().Err(cause).Msg("ASR failed")
-				if f := lostASR(cause); f != nil {
-					return Input{}, heard, bargeIn, lat, f
-				}
-				continue
-			}
-			if !res.Final {
-				partial = res.Text
-				continue
-			}
-			partial = ""
-			t := strings.TrimSpace(res.Text)
-			if t == "" {
-				continue
-			}
-			if speaking() && (nlu.IsBackchannel(t) || !bargeAllowed || nlu.SpokenLength(t) < r.tc.BargeInChars) {
-				bcDone = held
-				continue // a backchannel over the prompt is not a reply
-			}
-			if speaking() {
-				stopSpeech()
-			}
-			if text != "" && !(nlu.IsDigitString(text) && nlu.IsDigitString(t)) {
-				text += " "
-			}
-			text += t
-			// A digit string read aloud (an ID tail, a card number) often pauses between groups: hold the turn.
-			if nlu.IsDigitString(text) && wantsDigits(r.s, r.conv.st.Node) {
-				holdUntil = r.pos + r.tc.DigitHold
-				continue
-			}
-			return r.utterance(text, speechEnd, &lat), heard, bargeIn, lat, nil
-		}
-	}
+	return Input{}, heard, bargeIn, lat, err
 }
 
-// recognize passes f to the recognizer, through the gate when GateASR is set.
-func (r *runner) recognize(stream asr.Stream, f audio.Frame, vad *audio.VAD) error {
-	if r.gate == nil {
-		return stream.Write(f)
-	}
-	r.gated = r.gate.feed(r.gated[:0], f, r.pos, vad.Speaking() || vad.Loud())
-	for i, g := range r.gated {
-		r.gated[i] = audio.Frame{}
-		if err := stream.Write(g); err != nil {
-			return err
-		}
-	}
-	return nil
+// listenOf is how the turn that speaks reply listens.
+func (r *runner) listenOf(reply Reply) turn.Listen {
+	l := reply.Listen
+	return turn.Listen{Prompt: reply.Prompt, Closing: reply.Done, BargeIn: l.BargeIn == nil || *l.BargeIn,
+		DTMF: l.DTMF, DTMFMax: l.DTMFMax, Timeout: time.Duration(l.Timeout), MaxUtterance: time.Duration(l.MaxUtterance),
+		Digits: wantsDigits(r.s, r.conv.st.Node)}
 }
 
 func wantsDigits(s *Script, node string) bool {
@@ -709,106 +420,6 @@ func wantsDigits(s *Script, node string) bool {
 		}
 	}
 	return false
-}
-
-func (r *runner) utterance(text string, speechEnd time.Time, lat *Latency) Input {
-	if !speechEnd.IsZero() {
-		lat.ASR = time.Since(speechEnd)
-	}
-	return Say(text)
-}
-
-// speak starts writing the prompt's audio to the call in a goroutine that stops with ctx or the speech's cancel.
-func (r *runner) speak(ctx context.Context, text string, speed float64) *speech {
-	texts := make(chan string, 1)
-	texts <- text
-	close(texts)
-	sp := r.speakStream(ctx, texts, speed)
-	// The first frame usually comes at once; do not block the turn on it.
-	select {
-	case d := <-sp.firstCh:
-		sp.first = d
-	case <-time.After(50 * time.Millisecond):
-	}
-	return sp
-}
-
-// speakStream speaks each text received on texts, in order, until texts is closed: sentences of an LLM answer
-// start playing while the model is still writing the next ones.
-func (r *runner) speakStream(ctx context.Context, texts <-chan string, speed float64) *speech {
-	pctx, cancel := context.WithCancel(ctx)
-	sp := &speech{start: r.pos, cancel: cancel, done: make(chan time.Duration, 1), firstCh: make(chan time.Duration, 1)}
-	t0 := time.Now()
-	rate := r.m.Format().Rate
-	go func() {
-		var total time.Duration
-		defer func() { sp.done <- total }()
-		for {
-			var text string
-			select {
-			case <-pctx.Done():
-				return
-			case t, ok := <-texts:
-				if !ok {
-					return
-				}
-				text = t
-			}
-			var played time.Duration // of this text
-			for attempt := 0; ; attempt++ {
-				err := r.render(pctx, text, speed, rate, &played, func(d time.Duration) {
-					if attempt == 0 {
-						sp.full.Add(int64(d)) // the whole text's length, known before it plays
-					}
-				}, func(f audio.Frame) error {
-					if err := r.m.Write(pctx, f); err != nil {
-						return err
-					}
-					if total == 0 {
-						sp.firstCh <- time.Since(t0)
-					}
-					total += f.Duration()
-					return nil
-				})
-				if errors.Is(err, errMediaWrite) {
-					return // the call is gone or the speech was stopped
-				}
-				if err == nil || pctx.Err() != nil {
-					if err == nil && attempt > 0 {
-						sp.retried = append(sp.retried, sp.lastErr)
-					}
-					break
-				}
-				sp.lastErr = err
-				if attempt >= r.tc.TTSRetries {
-					r.log.Error().Err(err).Int("attempts", attempt+1).Msg("TTS failed")
-					if sp.err == nil {
-						sp.err = err
-					}
-					break
-				}
-				r.log.Warn().Err(err).Dur("played", played).Msg("TTS failed; rendering again")
-			}
-		}
-	}()
-	return sp
-}
-
-// prefixByShare returns the first share of text's characters: what the callee heard of an interrupted prompt.
-func prefixByShare(text string, share float64) string {
-	n := utf8.RuneCountInString(text)
-	k := int(float64(n) * share)
-	if k <= 0 {
-		return ""
-	}
-	i := 0
-	for j := range text {
-		if i == k {
-			return text[:j]
-		}
-		i++
-	}
-	return text
 }
 
 func (r *runner) journal(ctx context.Context, t Turn) {

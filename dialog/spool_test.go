@@ -27,7 +27,7 @@ func TestSpoolRedisDownMidCalls(t *testing.T) {
 		down = d
 	}
 	srv := redistest.StartPersistent(t)
-	sp := dialog.NewSpool(store.NewRedis(srv.Client(t), store.RedisConfig{TTL: time.Hour}), dialog.SpoolConfig{})
+	sp := dialog.NewSpool(dialog.NewStore(store.NewRedis(srv.Client(t), store.RedisConfig{TTL: time.Hour})), dialog.SpoolConfig{})
 	ctx := context.Background()
 	const calls, turns = 10, 12
 	var before, during sync.WaitGroup
@@ -75,7 +75,7 @@ func TestSpoolRedisDownMidCalls(t *testing.T) {
 	if err := sp.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
-	direct := store.NewRedis(srv.Client(t), store.RedisConfig{TTL: time.Hour})
+	direct := dialog.NewStore(store.NewRedis(srv.Client(t), store.RedisConfig{TTL: time.Hour}))
 	lost := 0
 	for c := 0; c < calls; c++ {
 		id := fmt.Sprintf("call-%d", c)

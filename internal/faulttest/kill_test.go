@@ -19,6 +19,7 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	"github.com/outcall/outcall/ari/aritest"
+	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/internal/redistest"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
@@ -66,7 +67,7 @@ func controller() error {
 	if err := client.Start(ctx); err != nil {
 		return err
 	}
-	driver, err := ari.NewDriver(client, ari.DriverConfig{})
+	driver, err := aridriver.New(client, aridriver.Config{})
 	if err != nil {
 		return err
 	}

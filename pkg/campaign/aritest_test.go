@@ -112,8 +112,13 @@ func TestCampaignOnSimulatorOneProcessKilled(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
+	var victimBusy <-chan struct{}
 	for i, p := range procs {
-		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: p.rdb, Dialer: p.driver, Handler: handler,
+		h := handler
+		if i == 0 {
+			h, victimBusy = inFlight(handler, 3)
+		}
+		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: p.rdb, Dialer: p.driver, Handler: h,
 			Owner: fmt.Sprintf("proc-%d", i), Slots: 30, Poll: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -121,8 +126,13 @@ func TestCampaignOnSimulatorOneProcessKilled(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = r.Run(p.ctx) }()
 	}
-	time.Sleep(1500 * time.Millisecond)
-	// Kill process 0: its Redis connection dies first (nothing more recorded), then its calls and sockets.
+	// Kill process 0 once it has calls up: its Redis connection dies first (nothing more recorded), then its
+	// calls and sockets.
+	select {
+	case <-victimBusy:
+	case <-ctx.Done():
+		t.Fatal("process 0 never had 3 calls up")
+	}
 	procs[0].rdb.Close()
 	procs[0].kill()
 	procs[0].driver.Close()

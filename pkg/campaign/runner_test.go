@@ -144,6 +144,7 @@ func TestThreeProcessesOneKilled(t *testing.T) {
 	errs := make([]error, 3)
 	victimCtx, killVictim := context.WithCancel(ctx)
 	var victimRedis *redis.Client
+	var victimBusy <-chan struct{}
 	for i := 0; i < 3; i++ {
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 		rctx := ctx
@@ -152,7 +153,11 @@ func TestThreeProcessesOneKilled(t *testing.T) {
 		} else {
 			defer rdb.Close()
 		}
-		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: dialer, Handler: handler,
+		h := handler
+		if i == 0 {
+			h, victimBusy = inFlight(handler, 5)
+		}
+		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: dialer, Handler: h,
 			Owner: fmt.Sprintf("proc-%d", i), Slots: 15, Poll: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -160,8 +165,12 @@ func TestThreeProcessesOneKilled(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = r.Run(rctx) }()
 	}
-	// Kill process 0 once it has some calls in flight: its Redis connection dies first, so it records nothing more.
-	time.Sleep(150 * time.Millisecond)
+	// Kill process 0 once it has calls in flight: its Redis connection dies first, so it records nothing more.
+	select {
+	case <-victimBusy:
+	case <-ctx.Done():
+		t.Fatal("process 0 never had 5 calls in flight")
+	}
 	victimRedis.Close()
 	killVictim()
 	wg.Wait()
@@ -289,9 +298,19 @@ func TestPauseResumeStop(t *testing.T) {
 	}
 	runCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	hook := commandHook{seen: make(chan struct{}, 1)}
+	rdb.AddHook(hook)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()
-	time.Sleep(100 * time.Millisecond)
+	// While paused the runner polls (a refused claim, then the state): 20 commands are several polls, none of
+	// which may dial.
+	for range 20 {
+		select {
+		case <-hook.seen:
+		case <-runCtx.Done():
+			t.Fatal("the paused runner stopped polling")
+		}
+	}
 	dialer.mu.Lock()
 	paused := dialer.total
 	dialer.mu.Unlock()
@@ -436,4 +455,45 @@ func TestLiveLockLeftByADeadProcess(t *testing.T) {
 	if took := time.Since(t0); took > 10*cfg.LeaseTTL {
 		t.Errorf("the contact waited %v for a lock that lapsed after %v", took, cfg.LeaseTTL)
 	}
+}
+
+// inFlight wraps h to report, by closing the returned channel, the moment n of its calls run at once: a test
+// that kills a process mid-run waits for that instead of sleeping.
+func inFlight(h Handler, n int) (Handler, <-chan struct{}) {
+	var mu sync.Mutex
+	live := 0
+	reached := make(chan struct{})
+	return func(ctx context.Context, c call.Call, a Attempt) (CallResult, error) {
+		mu.Lock()
+		live++
+		if live == n {
+			select {
+			case <-reached:
+			default:
+				close(reached)
+			}
+		}
+		mu.Unlock()
+		defer func() { mu.Lock(); live--; mu.Unlock() }()
+		return h(ctx, c, a)
+	}, reached
+}
+
+// commandHook sends on seen after every command the client processed (non-blocking), so a test can wait for a
+// runner to have polled Redis rather than sleep.
+type commandHook struct{ seen chan struct{} }
+
+func (h commandHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		select {
+		case h.seen <- struct{}{}:
+		default:
+		}
+		return err
+	}
+}
+func (h commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

@@ -1,4 +1,4 @@
-package dialog
+package turn
 
 import (
 	"slices"
@@ -8,8 +8,8 @@ import (
 	"github.com/outcall/outcall/pkg/audio"
 )
 
-func TestASRGate(t *testing.T) {
-	g := newASRGate(60*time.Millisecond, 100*time.Millisecond)
+func TestGate(t *testing.T) {
+	g := newGate(60*time.Millisecond, 100*time.Millisecond)
 	frame := func(i int) audio.Frame {
 		f := audio.Frame{Rate: 8000, Samples: make([]int16, 160)}
 		f.Samples[0] = int16(i)

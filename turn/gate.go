@@ -1,4 +1,4 @@
-package dialog
+package turn
 
 import (
 	"time"
@@ -6,26 +6,26 @@ import (
 	"github.com/outcall/outcall/pkg/audio"
 )
 
-// asrGate passes the call's audio to the recognizer only around speech (TurnConfig.GateASR): while closed it keeps
+// gate passes the call's audio to the recognizer only around speech (Config.GateASR): while closed it keeps
 // the last PreRoll of frames, and when the callee's voice appears it opens with them, so the recognizer still gets
 // the onset the VAD needed time to confirm; it closes Tail after the voice was last heard.
-type asrGate struct {
+type gate struct {
 	ring  []audio.Frame // pre-roll, oldest first once unwrapped
 	head  int           // next slot to overwrite
 	n     int           // frames in the ring
 	tail  time.Duration
 	open  bool
-	until time.Duration // r.pos up to which the gate stays open
+	until time.Duration // position up to which the gate stays open
 	fed   time.Duration // audio passed on
 }
 
-func newASRGate(preRoll, tail time.Duration) *asrGate {
-	return &asrGate{ring: make([]audio.Frame, max(1, int(preRoll/audio.FrameDuration))), tail: tail}
+func newGate(preRoll, tail time.Duration) *gate {
+	return &gate{ring: make([]audio.Frame, max(1, int(preRoll/audio.FrameDuration))), tail: tail}
 }
 
 // feed takes frame f, which ends at pos, with voice telling whether the VAD hears the callee (speaking, or a loud
 // frame that may start speech), and appends the frames to send to the recognizer to out.
-func (g *asrGate) feed(out []audio.Frame, f audio.Frame, pos time.Duration, voice bool) []audio.Frame {
+func (g *gate) feed(out []audio.Frame, f audio.Frame, pos time.Duration, voice bool) []audio.Frame {
 	if voice {
 		g.until = pos + g.tail
 		if !g.open {
