@@ -15,6 +15,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/outcall/outcall/pkg/nlu"
 	"gopkg.in/yaml.v3"
 )
 
@@ -222,18 +223,14 @@ func (s *Script) compile(pos map[string]int) error {
 		case len(in.Keywords) == 0 && len(in.Patterns) == 0:
 			c.add(f, "intent %q has neither keywords nor patterns", in.Name)
 		}
-		in.res = in.res[:0]
 		for j, p := range in.Patterns {
-			re, err := regexp.Compile(p)
-			if err != nil {
+			if _, err := regexp.Compile(p); err != nil {
 				c.add(fmt.Sprintf("%s.patterns[%d]", f, j), "bad pattern: %v", err)
-				continue
 			}
-			in.res = append(in.res, re)
 		}
 		s.intentBy[in.Name] = in
 	}
-	s.neg = negationMatcher(s.Intents)
+	s.und, s.common = understandingOf(s.Intents)
 	s.slotBy = map[string]*Slot{}
 	for i := range s.Slots {
 		sl := &s.Slots[i]
@@ -280,6 +277,7 @@ func (s *Script) compile(pos map[string]int) error {
 		}
 		q.tmpl = s.checkTemplate(c, f+".a", q.Answer)
 	}
+	s.kb = s.knowledgeBase()
 	if len(s.Nodes) == 0 {
 		c.add("nodes", "script has no nodes")
 	}
@@ -435,7 +433,61 @@ func (s *Script) compileNode(c *checker, id string) {
 			nt.text = s.checkTemplate(c, nf+".text", nt.Text)
 		}
 	}
+	s.compileConfirm(c, n, f)
 }
+
+// quotedRE finds the fields a template reads: {{.pay_amount}}, {{money .pay_amount}}.
+var quotedRE = regexp.MustCompile(`\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// compileConfirm checks a node's read-back, and that a node whose notifications quote a captured amount, number,
+// date or time has one: no side effect may quote a value the callee did not confirm.
+func (s *Script) compileConfirm(c *checker, n *Node, f string) {
+	if cf := n.Confirm; cf != nil {
+		if cf.Say == "" {
+			c.add(f+".confirm.say", "confirm without a read-back prompt")
+		}
+		cf.say = s.checkTemplate(c, f+".confirm.say", cf.Say)
+		if cf.No == "" || s.Nodes[cf.No] == nil {
+			c.add(f+".confirm.no", "confirm needs a known node to go to on a no, got %q", cf.No)
+		}
+		for i, name := range cf.Slots {
+			if s.slotBy[name] == nil {
+				c.add(fmt.Sprintf("%s.confirm.slots[%d]", f, i), "unknown slot %q", name)
+			}
+		}
+		if n.End == nil {
+			c.add(f+".confirm", "only a node that ends the call (with its side effects) confirms")
+		}
+		return
+	}
+	if n.End == nil {
+		return
+	}
+	for i, nt := range n.End.Notify {
+		for _, m := range quotedRE.FindAllStringSubmatch(nt.To+" "+nt.Text, -1) {
+			if sl := s.slotBy[m[1]]; sl != nil && (sl.Kind == "amount" || sl.Kind == "number" || sl.Kind == "date" || sl.Kind == "time") {
+				c.add(fmt.Sprintf("%s.end.notify[%d]", f, i), "quotes slot %q: the node needs a confirm (read-back) before it", m[1])
+				return
+			}
+		}
+	}
+}
+
+// knowledgeBase indexes the FAQ entries with pkg/nlu; an entry's answer is its template source, rendered when
+// spoken.
+func (s *Script) knowledgeBase() *nlu.KnowledgeBase {
+	if len(s.FAQ) == 0 {
+		return nil
+	}
+	entries := make([]nlu.FAQ, len(s.FAQ))
+	for i, q := range s.FAQ {
+		entries[i] = nlu.FAQ{ID: strconv.Itoa(i), Questions: q.Questions, Answer: q.Answer}
+	}
+	return nlu.NewKnowledgeBase(entries, nlu.WithMinScore(kbMinScore))
+}
+
+// kbMinScore is the share of a question's information an FAQ question must cover to answer it.
+const kbMinScore = 0.45
 
 func hasFallback(rs []Route) bool {
 	return len(rs) > 0 && rs[len(rs)-1].Intent == "" && rs[len(rs)-1].DTMF == "" && rs[len(rs)-1].When == ""

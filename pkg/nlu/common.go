@@ -48,7 +48,8 @@ func CommonIntents() []IntentDef {
 			Keywords: []string{"别再打了", "别再打", "不要再打", "别打了", "别给我打", "不要给我打", "以后别打", "以后不要打", "别再给我打",
 				"拉黑", "删除我的号码", "删掉我的号码", "把我的号码删", "把我号码删", "不要再联系", "别再联系", "退订", "stop calling",
 				"don't call", "do not call", "never call", "quit calling", "remove my number", "take me off", "unsubscribe",
-				"lose my number", "stop contacting"},
+				"lose my number", "stop contacting", "stop harassing", "harassing me", "this is harassment", "骚扰我", "别骚扰",
+				"不要骚扰", "别再来电话"},
 		},
 		{
 			Name: IntentRepeat,
@@ -71,7 +72,7 @@ func CommonIntents() []IntentDef {
 		},
 		{
 			Name: IntentWhoIsThis,
-			Keywords: []string{"你是谁", "哪位", "哪里", "哪个公司", "什么公司", "你们是哪", "谁啊", "你是哪", "什么事", "干什么的", "干嘛的",
+			Keywords: []string{"你是谁", "哪位", "哪里打来", "哪里的", "哪个公司", "你们是哪", "是哪家", "什么公司", "谁啊", "你是哪", "什么事", "干什么的", "干嘛的",
 				"机器人", "人工智能", "录音", "who is this", "who's this", "who are you", "who's calling", "who is calling",
 				"what company", "what is this about", "what's this about", "are you a robot", "is this a robot", "a bot",
 				"is this a recording", "what do you want"},
