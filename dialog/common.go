@@ -54,12 +54,10 @@ func understandingOf(intents []Intent) (rules, common *nlu.Matcher) {
 		defs = append(defs, nlu.IntentDef{Name: in.Name, Keywords: in.Keywords, Patterns: in.Patterns})
 	}
 	for _, d := range nlu.CommonIntents() {
-		if d.Name = builtinNames[d.Name]; own[d.Name] {
-			continue
-		}
-		if isCommonIntent(d.Name) {
-			commons = append(commons, d)
-		} else {
+		switch d.Name = builtinNames[d.Name]; {
+		case isCommonIntent(d.Name):
+			commons = append(commons, d) // under a script intent of the same name, its fallback
+		case !own[d.Name]:
 			defs = append(defs, d)
 		}
 	}
@@ -72,6 +70,26 @@ func understandingOf(intents []Intent) (rules, common *nlu.Matcher) {
 		return nil, nil
 	}
 	return rules, common
+}
+
+// meaningsOf says which built-in answers each script intent's keywords are (government's "yes" holds 是的 and 可以:
+// confirm; its "no" holds 不是 and 不需要: deny and refuse), so that a built-in answer heard at a node that routes
+// only the script's own intents takes the one that means it.
+func meaningsOf(intents []Intent, common *nlu.Matcher) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, in := range intents {
+		for _, kw := range in.Keywords {
+			for _, m := range common.Match(kw) {
+				if !m.Negated {
+					if out[in.Name] == nil {
+						out[in.Name] = map[string]bool{}
+					}
+					out[in.Name][m.Intent] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // model is the character n-gram classifier trained from the tuning half of pkg/nlu's corpus; it answers, above
@@ -98,8 +116,9 @@ func (s *Script) candidates() []string {
 	return names
 }
 
-// classify names the reply's intent. An Options.Classifier answers first when set. Then the rules: the best
-// keyword or pattern hit that is not negated, among the script's intents and the global ones; the built-in
+// classify names the reply's intent. An Options.Classifier answers first when set. Then the rules: an opt-out
+// heard anywhere in the reply; else the best keyword or pattern hit that is not negated, among the script's intents
+// the node routes and the global ones; the built-in
 // yes/no/not-interested/who-is-this only when none of those matched. Last, the n-gram model when it is confident.
 func (c *Conversation) classify(ctx context.Context, n *Node, text string) (string, float64) {
 	if c.o.Classifier != nil {
@@ -111,17 +130,24 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 			}
 		}
 	}
-	best := bestMatch(c.s.und.Match(text), func(name string) float64 {
+	ms := c.s.und.Match(text)
+	for _, m := range ms {
+		if m.Intent == IntentOptOut && !m.Negated && c.s.intentBy[IntentOptOut] == nil {
+			return m.Intent, m.Score // "我不需要,以后别再打": the opt-out is what must not be lost
+		}
+	}
+	best := bestMatch(ms, func(name string) (float64, bool) {
 		switch {
 		case c.s.intentBy[name] == nil:
-			return 0.04 // a global intent: a request for a human outranks an incidental keyword
+			return 0.04, true // a global intent: a request for a human outranks an incidental keyword
 		case nodeRoutes(n, name):
-			return 0.05 // what the prompt asked for; on a tie with a global, the script's own keyword wins
+			return 0.05, true // what the prompt asked for; on a tie with a global, the script's own keyword wins
 		}
-		return 0
+		return 0, n.LLM != nil // a script intent the node does not route means nothing here
 	})
 	if best.Intent == "" {
-		best = bestMatch(c.s.common.Match(text), func(string) float64 { return 0 })
+		best = bestMatch(c.s.common.Match(text), func(string) (float64, bool) { return 0, true })
+		best.Intent = c.meaning(n, best.Intent)
 	}
 	if best.Intent == "" {
 		if md := model(); md != nil {
@@ -133,16 +159,30 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 	return best.Intent, min(best.Score, 1)
 }
 
-// bestMatch returns the best match that is not negated, its score raised by bonus.
-func bestMatch(ms []nlu.Match, bonus func(string) float64) nlu.Match {
+// bestMatch returns the best match that is not negated and that bonus allows, its score raised by bonus.
+func bestMatch(ms []nlu.Match, bonus func(string) (float64, bool)) nlu.Match {
 	var best nlu.Match
 	for _, m := range ms {
-		if m.Negated {
+		b, ok := bonus(m.Intent)
+		if m.Negated || !ok {
 			continue
 		}
-		if m.Score += bonus(m.Intent); m.Score > best.Score {
+		if m.Score += b; m.Score > best.Score {
 			best = m
 		}
 	}
 	return best
+}
+
+// meaning maps a built-in answer the node does not route to the first script intent the node routes that means it.
+func (c *Conversation) meaning(n *Node, intent string) string {
+	if intent == "" || nodeRoutes(n, intent) {
+		return intent
+	}
+	for _, rt := range n.Routes {
+		if c.s.means[rt.Intent][intent] {
+			return rt.Intent
+		}
+	}
+	return intent
 }

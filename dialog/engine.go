@@ -358,8 +358,8 @@ func (c *Conversation) silence(r *Reply, n *Node) {
 	}
 }
 
-// hear scores the reply's sentiment, captures the node's slots (so routes can test what this very reply said;
-// keys fill digit slots) and names its intent.
+// hear scores the reply's sentiment, names its intent and captures the node's slots (so routes can test what this
+// very reply said; keys fill digit slots) unless the reply is a global request the node does not route.
 func (c *Conversation) hear(ctx context.Context, r *Reply, n *Node, in Input, text string) {
 	st := c.st
 	if in.Kind == Utterance && text != "" {
@@ -370,6 +370,12 @@ func (c *Conversation) hear(ctx context.Context, r *Reply, n *Node, in Input, te
 		st.Mood, st.MoodScore = moodOf(st.Mood, st.MoodScore, r.Sentiment)
 		r.Mood = st.Mood
 	}
+	if text != "" {
+		r.Intent, r.Score = c.classify(ctx, n, text)
+	}
+	if isGlobalIntent(r.Intent) && !nodeRoutes(n, r.Intent) {
+		return // "明天再打吧" asks for a callback: its date is no answer to the node
+	}
 	capText, capture := text, n.Capture
 	if in.Kind == Keys {
 		capText = strings.TrimSuffix(in.Digits, "#")
@@ -377,23 +383,21 @@ func (c *Conversation) hear(ctx context.Context, r *Reply, n *Node, in Input, te
 	if st.Confirm != "" && n.Confirm != nil {
 		capture = n.Confirm.Slots
 	}
-	if capText != "" {
-		for _, name := range capture {
-			sl := c.s.slotBy[name]
-			if in.Kind == Keys && sl.Kind != "digits" && sl.Kind != "number" {
-				continue
-			}
-			if v, ok := extractSlot(sl, capText, c.o.Now()); ok {
-				st.Slots[name] = v
-				if r.Slots == nil {
-					r.Slots = map[string]any{}
-				}
-				r.Slots[name] = v
-			}
-		}
+	if capText == "" {
+		return
 	}
-	if text != "" {
-		r.Intent, r.Score = c.classify(ctx, n, text)
+	for _, name := range capture {
+		sl := c.s.slotBy[name]
+		if in.Kind == Keys && sl.Kind != "digits" && sl.Kind != "number" {
+			continue
+		}
+		if v, ok := extractSlot(sl, capText, c.o.Now()); ok {
+			st.Slots[name] = v
+			if r.Slots == nil {
+				r.Slots = map[string]any{}
+			}
+			r.Slots[name] = v
+		}
 	}
 }
 

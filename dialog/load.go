@@ -231,6 +231,9 @@ func (s *Script) compile(pos map[string]int) error {
 		s.intentBy[in.Name] = in
 	}
 	s.und, s.common = understandingOf(s.Intents)
+	if s.common != nil {
+		s.means = meaningsOf(s.Intents, s.common)
+	}
 	s.slotBy = map[string]*Slot{}
 	for i := range s.Slots {
 		sl := &s.Slots[i]

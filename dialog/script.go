@@ -30,10 +30,11 @@ type Script struct {
 	compiled bool
 	intentBy map[string]*Intent
 	slotBy   map[string]*Slot
-	und      *nlu.Matcher       // the script's intents and the global ones, compiled for pkg/nlu
-	common   *nlu.Matcher       // the built-in answers the script does not redefine
-	kb       *nlu.KnowledgeBase // the FAQ entries, the default Knowledge
-	env      map[string]any     // typed zero values: the expression and template environment used for checks
+	und      *nlu.Matcher               // the script's intents and the global ones, compiled for pkg/nlu
+	common   *nlu.Matcher               // the built-in answers (yes, no, not interested, who is this): the fallback
+	means    map[string]map[string]bool // script intent → the built-in answers its keywords are
+	kb       *nlu.KnowledgeBase         // the FAQ entries, the default Knowledge
+	env      map[string]any             // typed zero values: the expression and template environment used for checks
 }
 
 // Variable declares one contact-record field.
