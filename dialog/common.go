@@ -35,7 +35,7 @@ func isGlobalIntent(name string) bool {
 // isCommonIntent reports the built-in answers (yes, no, not interested) that rank under a script's own intents.
 func isCommonIntent(name string) bool {
 	switch name {
-	case IntentConfirm, IntentDeny, IntentRefuse, IntentWhoIsThis:
+	case IntentConfirm, IntentDeny, IntentRefuse:
 		return true
 	}
 	return false
@@ -116,6 +116,23 @@ func (s *Script) candidates() []string {
 	return names
 }
 
+// candidatesAt are the intents a reply may carry at node n: the script's intents it routes (all of them at an
+// LLM node), then the built-in ones.
+func (s *Script) candidatesAt(n *Node) []string {
+	var names []string
+	for _, in := range s.Intents {
+		if n.LLM != nil || nodeRoutes(n, in.Name) {
+			names = append(names, in.Name)
+		}
+	}
+	for _, name := range builtinNames {
+		if s.intentBy[name] == nil {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // classify names the reply's intent. An Options.Classifier answers first when set. Then the rules: an opt-out
 // heard anywhere in the reply; else the best keyword or pattern hit that is not negated, among the script's intents
 // the node routes and the global ones; the built-in
@@ -139,7 +156,7 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 	best := bestMatch(ms, func(name string) (float64, bool) {
 		switch {
 		case c.s.intentBy[name] == nil:
-			return 0.04, true // a global intent: a request for a human outranks an incidental keyword
+			return globalBonus[name], true // a request for a human outranks an incidental 可以
 		case nodeRoutes(n, name):
 			return 0.05, true // what the prompt asked for; on a tie with a global, the script's own keyword wins
 		}
@@ -151,13 +168,20 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 	}
 	if best.Intent == "" {
 		if md := model(); md != nil {
-			if ms, _ := md.Classify(ctx, text, c.s.candidates()); len(ms) > 0 {
+			if ms, _ := md.Classify(ctx, text, c.s.candidatesAt(n)); len(ms) > 0 {
 				best = ms[0]
+				best.Intent = c.meaning(n, best.Intent)
 			}
 		}
 	}
 	return best.Intent, min(best.Score, 1)
 }
+
+// globalBonus raises the global intents over the script's incidental keywords: most of all a request for a
+// human and the wrong person; busy, repeat and who-is-this less than a keyword the node routes (0.05), so that a
+// script's own 不方便 stays its own.
+var globalBonus = map[string]float64{IntentHuman: 0.1, IntentWrongPerson: 0.06, IntentBusy: 0.04, IntentRepeat: 0.04,
+	IntentWhoIsThis: 0.04, IntentOptOut: 0.1}
 
 // bestMatch returns the best match that is not negated and that bonus allows, its score raised by bonus.
 func bestMatch(ms []nlu.Match, bonus func(string) (float64, bool)) nlu.Match {

@@ -39,7 +39,7 @@ func CommonIntents() []IntentDef {
 		},
 		{
 			Name: IntentHuman,
-			Keywords: []string{"转人工", "人工客服", "人工服务", "人工", "真人", "客服", "坐席", "找你们领导", "叫个人", "换个人", "找个人",
+			Keywords: []string{"转人工", "人工客服", "人工服务", "人工", "真人", "客服", "坐席", "找你们领导", "负责人", "懂行的人", "叫个人", "换个人", "找个人",
 				"工作人员", "经理", "主管", "跟人说", "活人", "业务员", "agent", "real person",
 				"human", "operator", "representative", "live person", "customer service", "speak to someone",
 				"talk to someone", "talk to a person", "speak to a person"},
@@ -49,7 +49,7 @@ func CommonIntents() []IntentDef {
 			Keywords: []string{"别再打了", "别再打", "不要再打", "别打了", "别给我打", "不要给我打", "以后别打", "以后不要打", "别再给我打",
 				"不要打了", "不要再给我打", "不要再打给我", "拉黑", "删除我的号码", "删掉我的号码", "把我的号码删", "把我号码删", "不要再联系", "别再联系", "退订", "stop calling",
 				"don't call", "do not call", "never call", "quit calling", "remove my number", "take me off", "unsubscribe",
-				"lose my number", "stop contacting", "stop harassing", "harassing me", "this is harassment", "骚扰我", "别骚扰",
+				"lose my number", "stop contacting", "no more calls", "stop harassing", "harassing me", "this is harassment", "骚扰我", "别骚扰",
 				"不要骚扰", "别再来电话"},
 		},
 		{
@@ -62,20 +62,20 @@ func CommonIntents() []IntentDef {
 		{
 			Name: IntentWrongPerson,
 			Keywords: []string{"打错了", "打错", "不是本人", "不是我", "找错人", "找错了", "搞错人", "没这人", "没这个人", "没有叫这个名字",
-				"不是你要找的", "不是你找的", "没有这个人", "不认识", "不是他", "不是她", "换人了", "换号了",
+				"不是你要找的", "不是你找的", "不是这个号码", "不是他的号码", "没有这个人", "isn't him", "isn't her", "not him", "not her", "不认识", "不是他", "不是她", "换人了", "换号了",
 				"wrong number", "wrong person", "not me", "no one by that name", "nobody by that name", "doesn't live here",
 				"you have the wrong", "you've got the wrong"},
 		},
 		{
 			Name: IntentBusy,
-			Keywords: []string{"在忙", "正忙", "很忙", "忙着", "开会", "开车", "不方便", "不太方便", "不是很方便", "不大方便", "没空", "没时间", "晚点", "回头再说", "稍后", "在上课", "不方便讲", "不方便接", "不方便说",
+			Keywords: []string{"在忙", "正忙", "很忙", "忙着", "开会", "开车", "不方便", "不太方便", "不是很方便", "不大方便", "没空", "没时间", "晚点", "回头再说", "稍后", "在上课", "地铁上", "在路上", "在外面", "不方便讲", "不方便接", "不方便说",
 				"待会", "等会", "过会", "改天", "下次再说", "现在不行", "在上班", "busy", "in a meeting", "driving", "call me later",
 				"call back later", "call me back", "not now", "not a good time", "bad time", "can't talk", "later"},
 		},
 		{
 			Name: IntentWhoIsThis,
 			Keywords: []string{"你是谁", "哪位", "哪里打来", "哪里的", "哪个公司", "你们是哪", "是哪家", "什么公司", "谁啊", "你是哪", "什么事", "干什么的", "干嘛的",
-				"机器人", "人工智能", "录音", "who is this", "who's this", "who are you", "who's calling", "who is calling",
+				"机器人", "人工智能", "录音", "哪里的客服", "who is this", "who's this", "who am i speaking", "who am i talking", "who are you", "who's calling", "who is calling",
 				"what company", "what is this about", "what's this about", "are you a robot", "is this a robot", "a bot",
 				"is this a recording", "what do you want"},
 		},

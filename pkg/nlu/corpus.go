@@ -103,8 +103,8 @@ func parseUtterance(line string) (Utterance, bool, error) {
 	return u, true, nil
 }
 
-// TuningModel trains a Model on the tuning half of the corpus: labels are "script:intent" for a script's own
-// intents and the plain name for intents of every script ("*" lines). The held-out half is never read here.
+// TuningModel trains a Model on the tuning half of the corpus, labelled with the intent names the scripts route
+// (global ones and each script's own). The held-out half is never read here.
 func TuningModel(minProb float64) (*Model, error) {
 	us, err := Corpus()
 	if err != nil {
@@ -112,8 +112,8 @@ func TuningModel(minProb float64) (*Model, error) {
 	}
 	var ex []Example
 	for _, u := range us {
-		if u.HeldOut() {
-			continue
+		if u.HeldOut() || u.Intent == "*" {
+			continue // held out, or a line whose intent is not labelled (a node that only captures)
 		}
 		ex = append(ex, Example{Text: u.Text, Intent: u.Intent})
 	}
