@@ -116,8 +116,8 @@ func (s *Script) candidates() []string {
 	return names
 }
 
-// candidatesAt are the intents a reply may carry at node n: the script's intents it routes (all of them at an
-// LLM node), then the built-in ones.
+// candidatesAt are the intents the n-gram model may name at node n: the script's intents it routes (all of them
+// at an LLM node), then the built-in ones but opt-out.
 func (s *Script) candidatesAt(n *Node) []string {
 	var names []string
 	for _, in := range s.Intents {
@@ -126,8 +126,8 @@ func (s *Script) candidatesAt(n *Node) []string {
 		}
 	}
 	for _, name := range builtinNames {
-		if s.intentBy[name] == nil {
-			names = append(names, name)
+		if s.intentBy[name] == nil && name != IntentOptOut {
+			names = append(names, name) // a do-not-call entry needs the callee's explicit words, never a guess
 		}
 	}
 	return names
