@@ -155,6 +155,52 @@ func (s *Script) compile(pos map[string]int) error {
 	if s.Language != "zh" && s.Language != "en" {
 		c.add("language", "unknown language %q (want zh or en)", s.Language)
 	}
+	s.compileSettings(c)
+	s.compileVariables(c)
+	s.compileIntents(c)
+	s.compileSlots(c)
+	for i := range s.FAQ {
+		q := &s.FAQ[i]
+		f := fmt.Sprintf("faq[%d]", i)
+		if len(q.Questions) == 0 {
+			c.add(f+".q", "FAQ entry without questions")
+		}
+		if q.Answer == "" {
+			c.add(f+".a", "FAQ entry without an answer")
+		}
+		q.tmpl = s.checkTemplate(c, f+".a", q.Answer)
+	}
+	s.kb = s.knowledgeBase()
+	if len(s.Nodes) == 0 {
+		c.add("nodes", "script has no nodes")
+	}
+	if s.Start == "" {
+		c.add("start", "no start node")
+	} else if s.Nodes[s.Start] == nil {
+		c.add("start", "unknown node %q", s.Start)
+	}
+	for _, id := range sortedKeys(s.Nodes) {
+		s.compileNode(c, id)
+	}
+	if e := s.Settings.Escalate; e != "" {
+		if n := s.Nodes[e]; n == nil {
+			c.add("settings.escalate", "unknown node %q", e)
+		} else if n.End == nil {
+			c.add("settings.escalate", "escalation node %q must end the call", e)
+		}
+	}
+	s.checkReachable(c)
+	s.checkDecisionLoops(c)
+	if len(c.problems) > 0 {
+		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Line < c.problems[j].Line })
+		return &ScriptError{Problems: c.problems}
+	}
+	s.compiled = true
+	return nil
+}
+
+// compileSettings fills the settings' defaults and checks them.
+func (s *Script) compileSettings(c *checker) {
 	st := &s.Settings
 	if st.MaxUnresolved == 0 {
 		st.MaxUnresolved = 3
@@ -178,6 +224,10 @@ func (s *Script) compile(pos map[string]int) error {
 	if st.MaxUnresolved < 0 || st.MaxNoInput < 0 || st.MaxNoMatch < 0 {
 		c.add("settings", "thresholds must be positive")
 	}
+}
+
+// compileVariables types the contact-record variables and builds the checking environment.
+func (s *Script) compileVariables(c *checker) {
 	s.env = map[string]any{}
 	for k, v := range reserved {
 		s.env[k] = v
@@ -209,6 +259,10 @@ func (s *Script) compile(pos map[string]int) error {
 		}
 		s.env[name] = zero
 	}
+}
+
+// compileIntents checks the script's intents and compiles them, with the built-in ones, for pkg/nlu.
+func (s *Script) compileIntents(c *checker) {
 	s.intentBy = map[string]*Intent{}
 	for i := range s.Intents {
 		in := &s.Intents[i]
@@ -234,6 +288,10 @@ func (s *Script) compile(pos map[string]int) error {
 	if s.common != nil {
 		s.means = meaningsOf(s.Intents, s.common)
 	}
+}
+
+// compileSlots checks the slot definitions.
+func (s *Script) compileSlots(c *checker) {
 	s.slotBy = map[string]*Slot{}
 	for i := range s.Slots {
 		sl := &s.Slots[i]
@@ -269,44 +327,6 @@ func (s *Script) compile(pos map[string]int) error {
 		s.slotBy[sl.Name] = sl
 		s.env[sl.Name] = zero
 	}
-	for i := range s.FAQ {
-		q := &s.FAQ[i]
-		f := fmt.Sprintf("faq[%d]", i)
-		if len(q.Questions) == 0 {
-			c.add(f+".q", "FAQ entry without questions")
-		}
-		if q.Answer == "" {
-			c.add(f+".a", "FAQ entry without an answer")
-		}
-		q.tmpl = s.checkTemplate(c, f+".a", q.Answer)
-	}
-	s.kb = s.knowledgeBase()
-	if len(s.Nodes) == 0 {
-		c.add("nodes", "script has no nodes")
-	}
-	if s.Start == "" {
-		c.add("start", "no start node")
-	} else if s.Nodes[s.Start] == nil {
-		c.add("start", "unknown node %q", s.Start)
-	}
-	for _, id := range sortedKeys(s.Nodes) {
-		s.compileNode(c, id)
-	}
-	if e := st.Escalate; e != "" {
-		if n := s.Nodes[e]; n == nil {
-			c.add("settings.escalate", "unknown node %q", e)
-		} else if n.End == nil {
-			c.add("settings.escalate", "escalation node %q must end the call", e)
-		}
-	}
-	s.checkReachable(c)
-	s.checkDecisionLoops(c)
-	if len(c.problems) > 0 {
-		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Line < c.problems[j].Line })
-		return &ScriptError{Problems: c.problems}
-	}
-	s.compiled = true
-	return nil
 }
 
 func (s *Script) compileNode(c *checker, id string) {
@@ -374,6 +394,40 @@ func (s *Script) compileNode(c *checker, id string) {
 			c.add(fmt.Sprintf("%s.capture[%d]", f, i), "unknown slot %q", name)
 		}
 	}
+	s.compileRoutes(c, n, f)
+	for _, g := range []struct{ field, to string }{{"noinput", n.NoInput}, {"nomatch", n.NoMatch}} {
+		if g.to != "" && s.Nodes[g.to] == nil {
+			c.add(f+"."+g.field, "unknown node %q", g.to)
+		}
+	}
+	s.compileEnd(c, n, f)
+	s.compileConfirm(c, n, f)
+}
+
+// compileEnd checks a node's end action and compiles its notifications.
+func (s *Script) compileEnd(c *checker, n *Node, f string) {
+	if e := n.End; e != nil {
+		switch e.Action {
+		case "":
+			e.Action = "hangup"
+		case "hangup", "transfer":
+		default:
+			c.add(f+".end.action", "unknown action %q (want hangup or transfer)", e.Action)
+		}
+		for i := range e.Notify {
+			nt := &e.Notify[i]
+			nf := fmt.Sprintf("%s.end.notify[%d]", f, i)
+			if nt.Channel == "" {
+				c.add(nf+".channel", "notify without a channel")
+			}
+			nt.to = s.checkTemplate(c, nf+".to", nt.To)
+			nt.text = s.checkTemplate(c, nf+".text", nt.Text)
+		}
+	}
+}
+
+// compileRoutes checks a node's routes and compiles their conditions and slot settings.
+func (s *Script) compileRoutes(c *checker, n *Node, f string) {
 	for i := range n.Routes {
 		r := &n.Routes[i]
 		rf := fmt.Sprintf("%s.routes[%d]", f, i)
@@ -413,30 +467,6 @@ func (s *Script) compileNode(c *checker, id string) {
 			r.set[k] = p
 		}
 	}
-	for _, g := range []struct{ field, to string }{{"noinput", n.NoInput}, {"nomatch", n.NoMatch}} {
-		if g.to != "" && s.Nodes[g.to] == nil {
-			c.add(f+"."+g.field, "unknown node %q", g.to)
-		}
-	}
-	if e := n.End; e != nil {
-		switch e.Action {
-		case "":
-			e.Action = "hangup"
-		case "hangup", "transfer":
-		default:
-			c.add(f+".end.action", "unknown action %q (want hangup or transfer)", e.Action)
-		}
-		for i := range e.Notify {
-			nt := &e.Notify[i]
-			nf := fmt.Sprintf("%s.end.notify[%d]", f, i)
-			if nt.Channel == "" {
-				c.add(nf+".channel", "notify without a channel")
-			}
-			nt.to = s.checkTemplate(c, nf+".to", nt.To)
-			nt.text = s.checkTemplate(c, nf+".text", nt.Text)
-		}
-	}
-	s.compileConfirm(c, n, f)
 }
 
 // quotedRE finds the fields a template reads: {{.pay_amount}}, {{money .pay_amount}}.
