@@ -16,78 +16,197 @@ const (
 	IntentWhoIsThis = nlu.IntentWhoIsThis // who is calling, is this a robot
 )
 
-// commonNames maps nlu's common intent names to the runtime's.
-var commonNames = map[string]string{
+// builtinNames maps nlu's common intent names to the runtime's.
+var builtinNames = map[string]string{
 	nlu.IntentConfirm: IntentConfirm, nlu.IntentDeny: IntentDeny, nlu.IntentRefuse: IntentRefuse,
 	nlu.IntentWhoIsThis: IntentWhoIsThis, nlu.IntentHuman: IntentHuman, nlu.IntentOptOut: IntentOptOut,
 	nlu.IntentRepeat: IntentRepeat, nlu.IntentWrongPerson: IntentWrongPerson, nlu.IntentBusy: IntentBusy,
 }
 
-// commonMatcher recognises nlu.CommonIntents, none negatable: 不需要 is a refusal, never a confirmation.
-var commonMatcher = sync.OnceValue(func() *nlu.Matcher {
-	m, err := nlu.NewMatcher(nlu.CommonIntents())
-	if err != nil {
-		panic("dialog: nlu.CommonIntents do not compile: " + err.Error()) // a bug in pkg/nlu, caught by any test
-	}
-	return m
-})
-
-func isCommonIntent(name string) bool {
+// isGlobalIntent reports the intents the runtime handles at every node that does not route them itself.
+func isGlobalIntent(name string) bool {
 	switch name {
-	case IntentConfirm, IntentDeny, IntentRefuse, IntentWhoIsThis:
+	case IntentHuman, IntentOptOut, IntentRepeat, IntentWrongPerson, IntentBusy, IntentWhoIsThis:
 		return true
 	}
 	return false
 }
 
-// negationMatcher compiles the script's intents for nlu's negation analysis (不需要 negates 要, "don't need"
-// negates "need"), which is finer than the keyword matcher's look at the characters just before a keyword.
-// nil when they do not compile (Compile has reported why).
-func negationMatcher(intents []Intent) *nlu.Matcher {
-	defs := make([]nlu.IntentDef, 0, len(intents))
-	for _, in := range intents {
-		defs = append(defs, nlu.IntentDef{Name: in.Name, Keywords: in.Keywords, Patterns: in.Patterns, Negatable: true})
+// isCommonIntent reports the built-in answers (yes, no, not interested) that rank under a script's own intents.
+func isCommonIntent(name string) bool {
+	switch name {
+	case IntentConfirm, IntentDeny, IntentRefuse:
+		return true
 	}
-	m, err := nlu.NewMatcher(defs)
-	if err != nil {
-		return nil
-	}
-	return m
+	return false
 }
 
-// negatedIntents returns the script intents nlu hears only in the negative in text.
-func (s *Script) negatedIntents(text string) map[string]bool {
-	if s.neg == nil {
-		return nil
+// understandingOf compiles the script's intents with the global ones it does not redefine (rules), and the
+// built-in answers it does not redefine (common: yes, no, not interested, who is this), each into an nlu.Matcher:
+// keywords, patterns and nlu's negation analysis (不需要 never matches 需要). The two are kept apart so that a
+// built-in 对的 cannot hide a script's 对 (a longer hit of another intent hides a shorter one). nil when they do not
+// compile (Compile has reported why).
+func understandingOf(intents []Intent) (rules, common *nlu.Matcher) {
+	own := map[string]bool{}
+	var defs, commons []nlu.IntentDef
+	for _, in := range intents {
+		own[in.Name] = true
+		defs = append(defs, nlu.IntentDef{Name: in.Name, Keywords: in.Keywords, Patterns: in.Patterns})
 	}
-	var out map[string]bool
-	for _, m := range s.neg.Match(text) {
-		if m.Negated {
-			if out == nil {
-				out = map[string]bool{}
+	for _, d := range nlu.CommonIntents() {
+		switch d.Name = builtinNames[d.Name]; {
+		case isCommonIntent(d.Name):
+			commons = append(commons, d) // under a script intent of the same name, its fallback
+		case !own[d.Name]:
+			defs = append(defs, d)
+		}
+	}
+	rules, err := nlu.NewMatcher(defs)
+	if err != nil {
+		return nil, nil
+	}
+	common, err = nlu.NewMatcher(commons)
+	if err != nil {
+		return nil, nil
+	}
+	return rules, common
+}
+
+// meaningsOf says which built-in answers each script intent's keywords are (government's "yes" holds 是的 and 可以:
+// confirm; its "no" holds 不是 and 不需要: deny and refuse), so that a built-in answer heard at a node that routes
+// only the script's own intents takes the one that means it.
+func meaningsOf(intents []Intent, common *nlu.Matcher) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, in := range intents {
+		for _, kw := range in.Keywords {
+			for _, m := range common.Match(kw) {
+				if !m.Negated {
+					if out[in.Name] == nil {
+						out[in.Name] = map[string]bool{}
+					}
+					out[in.Name][m.Intent] = true
+				}
 			}
-			out[m.Intent] = true
 		}
 	}
 	return out
 }
 
-// classifyCommon ranks the default intents the script does not define itself; the best one not negated wins.
-func (c *Conversation) classifyCommon(ctx context.Context, text string) (string, float64) {
-	names := make([]string, 0, len(commonNames))
-	for nluName, name := range commonNames {
-		if c.s.intentBy[name] == nil {
-			names = append(names, nluName)
-		}
-	}
-	ms, err := commonMatcher().Classify(ctx, text, names)
+// model is the character n-gram classifier trained from the tuning half of pkg/nlu's corpus; it answers, above
+// its confidence threshold, when no keyword or pattern matched. nil if the corpus does not parse (a test fails).
+var model = sync.OnceValue(func() *nlu.Model {
+	m, err := nlu.TuningModel(0.6)
 	if err != nil {
-		return "", 0
+		return nil
 	}
-	for _, m := range ms {
-		if !m.Negated {
-			return commonNames[m.Intent], m.Score
+	return m
+})
+
+// candidates are the intent names a reply may carry: the script's, then the built-in ones.
+func (s *Script) candidates() []string {
+	names := make([]string, 0, len(s.Intents)+len(builtinNames))
+	for _, in := range s.Intents {
+		names = append(names, in.Name)
+	}
+	for _, name := range builtinNames {
+		if s.intentBy[name] == nil {
+			names = append(names, name)
 		}
 	}
-	return "", 0
+	return names
+}
+
+// candidatesAt are the intents the n-gram model may name at node n: the script's intents it routes (all of them
+// at an LLM node), then the built-in ones but opt-out.
+func (s *Script) candidatesAt(n *Node) []string {
+	var names []string
+	for _, in := range s.Intents {
+		if n.LLM != nil || nodeRoutes(n, in.Name) {
+			names = append(names, in.Name)
+		}
+	}
+	for _, name := range builtinNames {
+		if s.intentBy[name] == nil && name != IntentOptOut {
+			names = append(names, name) // a do-not-call entry needs the callee's explicit words, never a guess
+		}
+	}
+	return names
+}
+
+// classify names the reply's intent. An Options.Classifier answers first when set. Then the rules: an opt-out
+// heard anywhere in the reply; else the best keyword or pattern hit that is not negated, among the script's intents
+// the node routes and the global ones; the built-in
+// yes/no/not-interested/who-is-this only when none of those matched. Last, the n-gram model when it is confident.
+func (c *Conversation) classify(ctx context.Context, n *Node, text string) (string, float64) {
+	if c.o.Classifier != nil {
+		if ms, err := c.o.Classifier.Classify(ctx, text, c.s.candidates()); err == nil {
+			for _, m := range ms {
+				if !m.Negated && m.Intent != "" {
+					return m.Intent, m.Score
+				}
+			}
+		}
+	}
+	ms := c.s.und.Match(text)
+	for _, m := range ms {
+		if m.Intent == IntentOptOut && !m.Negated && c.s.intentBy[IntentOptOut] == nil {
+			return m.Intent, m.Score // "我不需要,以后别再打": the opt-out is what must not be lost
+		}
+	}
+	best := bestMatch(ms, func(name string) (float64, bool) {
+		switch {
+		case c.s.intentBy[name] == nil:
+			return globalBonus[name], true // a request for a human outranks an incidental 可以
+		case nodeRoutes(n, name):
+			return 0.05, true // what the prompt asked for; on a tie with a global, the script's own keyword wins
+		}
+		return 0, n.LLM != nil // a script intent the node does not route means nothing here
+	})
+	if best.Intent == "" {
+		best = bestMatch(c.s.common.Match(text), func(string) (float64, bool) { return 0, true })
+		best.Intent = c.meaning(n, best.Intent)
+	}
+	if best.Intent == "" {
+		if md := model(); md != nil {
+			if ms, _ := md.Classify(ctx, text, c.s.candidatesAt(n)); len(ms) > 0 {
+				best = ms[0]
+				best.Intent = c.meaning(n, best.Intent)
+			}
+		}
+	}
+	return best.Intent, min(best.Score, 1)
+}
+
+// globalBonus raises the global intents over the script's incidental keywords: most of all a request for a
+// human and the wrong person; busy, repeat and who-is-this less than a keyword the node routes (0.05), so that a
+// script's own 不方便 stays its own.
+var globalBonus = map[string]float64{IntentHuman: 0.1, IntentWrongPerson: 0.06, IntentBusy: 0.04, IntentRepeat: 0.04,
+	IntentWhoIsThis: 0.04, IntentOptOut: 0.1}
+
+// bestMatch returns the best match that is not negated and that bonus allows, its score raised by bonus.
+func bestMatch(ms []nlu.Match, bonus func(string) (float64, bool)) nlu.Match {
+	var best nlu.Match
+	for _, m := range ms {
+		b, ok := bonus(m.Intent)
+		if m.Negated || !ok {
+			continue
+		}
+		if m.Score += b; m.Score > best.Score {
+			best = m
+		}
+	}
+	return best
+}
+
+// meaning maps a built-in answer the node does not route to the first script intent the node routes that means it.
+func (c *Conversation) meaning(n *Node, intent string) string {
+	if intent == "" || nodeRoutes(n, intent) {
+		return intent
+	}
+	for _, rt := range n.Routes {
+		if c.s.means[rt.Intent][intent] {
+			return rt.Intent
+		}
+	}
+	return intent
 }

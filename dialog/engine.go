@@ -2,15 +2,14 @@ package dialog
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/outcall/outcall/pkg/nlu"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/outcall/outcall/pkg/nlu"
 )
 
 // InputKind says what the callee did in a turn.
@@ -88,6 +87,8 @@ type State struct {
 	Done       bool           `json:"done"`
 	LLMTurns   int            `json:"llm_turns,omitempty"`   // model turns at the current LLM node
 	LLMHistory []ChatMessage  `json:"llm_history,omitempty"` // the model conversation at the current LLM node
+	Confirm    string         `json:"confirm,omitempty"`     // node whose read-back awaits a yes (Node.Confirm)
+	Confirmed  string         `json:"confirmed,omitempty"`   // node whose read-back the callee confirmed
 }
 
 // Notification is a request for the Notifier: an SMS, a webhook, an alert to a doctor or a risk team.
@@ -105,8 +106,8 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
 
-// Knowledge answers FAQ questions mid-call; pkg/nlu's knowledge base plugs in. The default searches the script's
-// FAQ entries by character bigrams.
+// Knowledge answers FAQ questions mid-call; *nlu.KnowledgeBase implements it, and is the default on the script's
+// FAQ entries.
 type Knowledge interface {
 	Answer(question string) (answer string, ok bool)
 }
@@ -115,8 +116,7 @@ type Knowledge interface {
 type Options struct {
 	Classifier Classifier       // ranks intents; default: the script's keywords and patterns
 	Sentiment  Sentiment        // scores utterances; default: nlu.Sentiment
-	Extract    Extractor        // slot values; default: NLUExtract, then a basic digits/numerals/dates reader
-	Knowledge  Knowledge        // FAQ answers; default: the script's FAQ entries
+	Knowledge  Knowledge        // FAQ answers; default: the script's FAQ entries in an nlu.KnowledgeBase
 	LLM        LLM              // model for LLM nodes; nil: they speak their fallback
 	Now        func() time.Time // clock for dates and callbacks; default time.Now
 }
@@ -211,14 +211,11 @@ func (o Options) withDefaults(s *Script) Options {
 	if o.Sentiment == nil {
 		o.Sentiment = nlu.Sentiment
 	}
-	if o.Extract == nil {
-		o.Extract = NLUExtract
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Knowledge == nil && len(s.FAQ) > 0 {
-		o.Knowledge = newFAQIndex(s)
+	if o.Knowledge == nil && s.kb != nil {
+		o.Knowledge = s.kb
 	}
 	return o
 }
@@ -291,6 +288,19 @@ func (c *Conversation) Step(ctx context.Context, in Input) (Reply, error) {
 
 // StepStream is Step that hands an LLM node's sentences to onSentence as the model completes them, so they can
 // be spoken before the answer is complete; Reply.Streamed then says Prompt was already handed out.
+//
+// A reply is understood in this order of precedence (the first that applies decides the turn):
+//  1. opt-out (别再打了, "stop calling"): always recorded — TagOptOut and Outcome.OptOut, so the campaign adds a
+//     do-not-call entry — even when the caller is also escalated for anger or the node routes it;
+//  2. an agitated caller goes to a human (Settings.HumanOnAgitated) unless the node routes the intent;
+//  3. global intents the node does not route: human, opt-out (ends politely), repeat (the last prompt again),
+//     wrong person (ends politely), busy (schedules a callback, at the time named if any), who-is-this
+//     (Globals.WhoIsThis, then the node's re-prompt);
+//  4. a question the knowledge base answers: the answer, then the node's re-prompt (the conversation stays);
+//  5. a pending read-back (Node.Confirm): a yes carries out the node, a no goes to Confirm.No, a correction is
+//     read back again;
+//  6. the node's routes, first match wins;
+//  7. the node's LLM, then the knowledge base for a statement, then no-match handling.
 func (c *Conversation) StepStream(ctx context.Context, in Input, onSentence func(string)) (Reply, error) {
 	st := c.st
 	if st.Done {
@@ -306,88 +316,15 @@ func (c *Conversation) StepStream(ctx context.Context, in Input, onSentence func
 		r.Done, r.End = true, EndCalleeHangup
 		return r, nil
 	case NoInput:
-		st.NoInput++
-		st.Unresolved++
-		switch {
-		case st.Unresolved >= c.s.Settings.MaxUnresolved:
-			c.toHuman(&r, "unresolved", TagUnresolved)
-		case st.NoInput > c.s.Settings.MaxNoInput && n.NoInput != "":
-			c.enter(&r, n.NoInput)
-		case st.NoInput > c.s.Settings.MaxNoInput:
-			c.finish(&r, c.global("goodbye"), EndHangup, TagNoResponse)
-		default:
-			c.reprompt(&r, c.global("no_input"))
-		}
+		c.silence(&r, n)
 		return r, nil
 	case Utterance, Keys:
 	default:
 		return r, fmt.Errorf("dialog: unknown input kind %d", in.Kind)
 	}
-
 	text := strings.TrimSpace(in.Text)
-	if in.Kind == Utterance && text != "" {
-		r.Sentiment = c.o.Sentiment(text)
-		if in.Sentiment != nil {
-			r.Sentiment = *in.Sentiment
-		}
-		st.Mood, st.MoodScore = moodOf(st.Mood, st.MoodScore, r.Sentiment)
-		r.Mood = st.Mood
-	}
-	// Slots first, so routes can test what this very reply said. Keys fill digit slots.
-	capText := text
-	if in.Kind == Keys {
-		capText = strings.TrimSuffix(in.Digits, "#")
-	}
-	if capText != "" {
-		for _, name := range n.Capture {
-			sl := c.s.slotBy[name]
-			if in.Kind == Keys && sl.Kind != "digits" && sl.Kind != "number" {
-				continue
-			}
-			if v, ok := extractSlot(sl, capText, c.o.Now(), c.o.Extract); ok {
-				st.Slots[name] = v
-				if r.Slots == nil {
-					r.Slots = map[string]any{}
-				}
-				r.Slots[name] = v
-			}
-		}
-	}
-	if text != "" {
-		r.Intent, r.Score = c.classify(ctx, n, text)
-	}
-	if st.Mood == Agitated && *c.s.Settings.HumanOnAgitated && !nodeRoutes(n, r.Intent) {
-		c.toHuman(&r, "agitated", TagAgitated)
-		return r, nil
-	}
-	if isGlobalIntent(r.Intent) && !nodeRoutes(n, r.Intent) {
-		c.handleGlobal(&r, r.Intent, text)
-		return r, nil
-	}
-	// A question the knowledge base knows well is answered before routes that merely share a keyword with it.
-	if text != "" && c.o.Knowledge != nil && isQuestion(text) {
-		if ans, ok := c.o.Knowledge.Answer(text); ok {
-			r.FAQ = true
-			c.reprompt(&r, c.render(nil, ans, c.envFor("", text, "")))
-			return r, nil
-		}
-	}
-	env := c.envFor(r.Intent, text, in.Digits)
-	for i := range n.Routes {
-		rt := &n.Routes[i]
-		if rt.Intent != "" && rt.Intent != r.Intent {
-			continue
-		}
-		if rt.DTMF != "" && rt.DTMF != in.Digits {
-			continue
-		}
-		if rt.When != "" && !c.holds(rt.when, env) {
-			continue
-		}
-		if rt.any && text == "" && in.Digits == "" {
-			continue
-		}
-		c.take(&r, rt, env)
+	c.hear(ctx, &r, n, in, text)
+	if c.precedes(&r, n, text) || c.route(&r, n, text, in.Digits) {
 		return r, nil
 	}
 	if n.LLM != nil && (text != "" || in.Digits != "") {
@@ -397,38 +334,189 @@ func (c *Conversation) StepStream(ctx context.Context, in Input, onSentence func
 		c.llmTurn(ctx, &r, n, text, onSentence)
 		return r, nil
 	}
-	if text != "" && c.o.Knowledge != nil {
-		if ans, ok := c.o.Knowledge.Answer(text); ok {
-			r.FAQ = true
-			c.reprompt(&r, c.render(nil, ans, env))
-			return r, nil
+	if text != "" && c.answer(&r, text) {
+		return r, nil
+	}
+	c.noMatch(&r, n)
+	return r, nil
+}
+
+// silence handles a turn without input: a re-prompt, the node's noinput node, a goodbye or a human.
+func (c *Conversation) silence(r *Reply, n *Node) {
+	st := c.st
+	st.NoInput++
+	st.Unresolved++
+	switch {
+	case st.Unresolved >= c.s.Settings.MaxUnresolved:
+		c.toHuman(r, "unresolved", TagUnresolved)
+	case st.NoInput > c.s.Settings.MaxNoInput && n.NoInput != "":
+		c.enter(r, n.NoInput)
+	case st.NoInput > c.s.Settings.MaxNoInput:
+		c.finish(r, c.global("goodbye"), EndHangup, TagNoResponse)
+	default:
+		c.reprompt(r, c.global("no_input"))
+	}
+}
+
+// hear scores the reply's sentiment, names its intent and captures the node's slots (so routes can test what this
+// very reply said; keys fill digit slots) unless the reply is a global request the node does not route.
+func (c *Conversation) hear(ctx context.Context, r *Reply, n *Node, in Input, text string) {
+	st := c.st
+	if in.Kind == Utterance && text != "" {
+		r.Sentiment = c.o.Sentiment(text)
+		if in.Sentiment != nil {
+			r.Sentiment = *in.Sentiment
+		}
+		st.Mood, st.MoodScore = moodOf(st.Mood, st.MoodScore, r.Sentiment)
+		r.Mood = st.Mood
+	}
+	if text != "" {
+		r.Intent, r.Score = c.classify(ctx, n, text)
+	}
+	if isGlobalIntent(r.Intent) && !nodeRoutes(n, r.Intent) {
+		return // "明天再打吧" asks for a callback: its date is no answer to the node
+	}
+	capText, capture := text, n.Capture
+	if in.Kind == Keys {
+		capText = strings.TrimSuffix(in.Digits, "#")
+	}
+	if st.Confirm != "" && n.Confirm != nil {
+		capture = n.Confirm.Slots
+	}
+	if capText == "" {
+		return
+	}
+	for _, name := range capture {
+		sl := c.s.slotBy[name]
+		if in.Kind == Keys && sl.Kind != "digits" && sl.Kind != "number" {
+			continue
+		}
+		if v, ok := extractSlot(sl, capText, c.o.Now()); ok {
+			st.Slots[name] = v
+			if r.Slots == nil {
+				r.Slots = map[string]any{}
+			}
+			r.Slots[name] = v
 		}
 	}
+}
+
+// precedes applies steps 1-5 of StepStream's order; it reports whether one decided the turn.
+func (c *Conversation) precedes(r *Reply, n *Node, text string) bool {
+	routed := nodeRoutes(n, r.Intent)
+	if r.Intent == IntentOptOut {
+		c.st.Outcome.OptOut = true
+		c.addTags(TagOptOut)
+	}
+	switch {
+	case c.st.Mood == Agitated && *c.s.Settings.HumanOnAgitated && !routed:
+		c.toHuman(r, "agitated", TagAgitated)
+	case isGlobalIntent(r.Intent) && !routed:
+		c.handleGlobal(r, r.Intent, text)
+	case text != "" && nlu.IsQuestion(text) && c.answer(r, text):
+	case c.st.Confirm != "" && n.Confirm != nil:
+		c.confirmTurn(r, n, text)
+	default:
+		return false
+	}
+	return true
+}
+
+// route takes the first of the node's routes that matches the reply.
+func (c *Conversation) route(r *Reply, n *Node, text, digits string) bool {
+	env := c.envFor(r.Intent, text, digits)
+	for i := range n.Routes {
+		rt := &n.Routes[i]
+		if rt.Intent != "" && rt.Intent != r.Intent {
+			continue
+		}
+		if rt.DTMF != "" && rt.DTMF != digits {
+			continue
+		}
+		if rt.When != "" && !c.holds(rt.when, env) {
+			continue
+		}
+		if rt.any && text == "" && digits == "" {
+			continue
+		}
+		c.take(r, rt, env)
+		return true
+	}
+	return false
+}
+
+// answer speaks the knowledge base's answer to text, if it has one, and stays at the node.
+func (c *Conversation) answer(r *Reply, text string) bool {
+	if c.o.Knowledge == nil {
+		return false
+	}
+	ans, ok := c.o.Knowledge.Answer(text)
+	if !ok {
+		return false
+	}
+	r.FAQ = true
+	c.reprompt(r, c.render(nil, ans, c.envFor("", text, "")))
+	return true
+}
+
+// noMatch handles a reply nothing understood: a re-prompt, the node's nomatch node, or a human.
+func (c *Conversation) noMatch(r *Reply, n *Node) {
+	st := c.st
 	st.NoMatch++
 	st.Unresolved++
 	switch {
 	case st.Unresolved >= c.s.Settings.MaxUnresolved:
-		c.toHuman(&r, "unresolved", TagUnresolved)
+		c.toHuman(r, "unresolved", TagUnresolved)
 	case st.NoMatch > c.s.Settings.MaxNoMatch && n.NoMatch != "":
-		c.enter(&r, n.NoMatch)
+		c.enter(r, n.NoMatch)
 	case st.NoMatch > c.s.Settings.MaxNoMatch:
-		c.toHuman(&r, "unresolved", TagUnresolved)
+		c.toHuman(r, "unresolved", TagUnresolved)
 	default:
-		c.reprompt(&r, c.global("no_match"))
+		c.reprompt(r, c.global("no_match"))
 	}
-	return r, nil
 }
 
-var questionWords = []string{"吗", "呢", "?", "？", "怎么", "哪", "什么", "多少", "几", "如何", "为什么", "how", "what", "where", "when", "why"}
-
-func isQuestion(text string) bool {
-	lower := strings.ToLower(text)
-	for _, w := range questionWords {
-		if strings.Contains(lower, w) {
-			return true
+// confirmTurn handles the reply to a read-back: a correction is read back again (or, when Confirm.No is a
+// decision node, decided again there), a yes carries out the node, a no clears the read-back slots and goes to Confirm.No; anything else asks again, and after Settings.MaxNoMatch
+// such replies counts as a no.
+func (c *Conversation) confirmTurn(r *Reply, n *Node, text string) {
+	st, cf := c.st, n.Confirm
+	for _, name := range cf.Slots {
+		if _, ok := r.Slots[name]; !ok {
+			continue
 		}
+		if no := c.s.Nodes[cf.No]; len(no.Say) == 0 && no.LLM == nil {
+			st.Confirm = ""
+			c.enter(r, cf.No) // a decision node decides again on the corrected values
+			return
+		}
+		c.say(r, c.render(cf.say, "", c.envFor("", "", "")))
+		r.Listen, r.Speed = c.listenOf(n), c.speedOf(n)
+		return
 	}
-	return false
+	yes, no := c.yesNo(text)
+	switch {
+	case yes:
+		st.Confirm, st.Confirmed = "", n.id
+		c.enter(r, n.id)
+		r.Path = nil // entered at the read-back already
+	case no || st.NoMatch >= c.s.Settings.MaxNoMatch:
+		st.Confirm = ""
+		for _, name := range cf.Slots {
+			delete(st.Slots, name)
+		}
+		c.enter(r, cf.No)
+	default:
+		st.NoMatch++
+		c.reprompt(r, c.global("no_match"))
+	}
+}
+
+// yesNo reads a reply to a yes/no question with nlu's yes/no reading (好的, 对, 没错 / 不对, 不是), whatever
+// script intent the reply also matched.
+func (c *Conversation) yesNo(text string) (yes, no bool) {
+	v, ok := nlu.Extract(text, nlu.KindYesNo, c.o.Now())
+	return ok && v.Bool, ok && !v.Bool
 }
 
 func nodeRoutes(n *Node, intent string) bool {
@@ -443,69 +531,11 @@ func nodeRoutes(n *Node, intent string) bool {
 	return false
 }
 
-// classify ranks the node's route intents, the global intents and the script's intents; the best one that is
-// not negated (by the keyword matcher or by nlu's negation analysis) wins. When none matches, the default intents
-// of nlu.CommonIntents that the script does not define are ranked the same way.
-func (c *Conversation) classify(ctx context.Context, n *Node, text string) (string, float64) {
-	if c.o.Classifier != nil {
-		names := make([]string, 0, len(c.s.Intents)+len(globalIntents))
-		for _, g := range globalIntents {
-			names = append(names, g.Name)
-		}
-		for _, in := range c.s.Intents {
-			names = append(names, in.Name)
-		}
-		if ms, err := c.o.Classifier.Classify(ctx, text, names); err == nil {
-			for _, m := range ms {
-				if !m.Negated && m.Intent != "" {
-					return m.Intent, m.Score
-				}
-			}
-		}
-	}
-	lower := strings.ToLower(text)
-	best := Match{}
-	var negated map[string]bool // nlu's negation analysis, run once a script intent matches
-	analysed := false
-	isNegated := func(name string) bool {
-		if !analysed {
-			negated, analysed = c.s.negatedIntents(text), true
-		}
-		return negated[name]
-	}
-	consider := func(in *Intent, bonus float64) {
-		if m, ok := keywordMatch(in, text, lower); ok && !m.Negated && m.Score+bonus > best.Score && !isNegated(in.Name) {
-			best = m
-			best.Score += bonus
-		}
-	}
-	// Intents the node routes on get a small bonus: they are what the prompt asked for.
-	for i := range c.s.Intents {
-		bonus := 0.0
-		if nodeRoutes(n, c.s.Intents[i].Name) {
-			bonus = 0.05
-		}
-		consider(&c.s.Intents[i], bonus)
-	}
-	for i := range globalIntents {
-		consider(&globalIntents[i], 0.06) // a request for a human outranks an incidental keyword
-	}
-	if best.Intent == "" {
-		// Nothing the script (or the built-in globals) knows: the default intents, under the script's own.
-		return c.classifyCommon(ctx, text)
-	}
-	if best.Score > 1 {
-		best.Score = 1
-	}
-	return best.Intent, best.Score
-}
-
 func (c *Conversation) handleGlobal(r *Reply, intent, text string) {
 	switch intent {
 	case IntentHuman:
 		c.toHuman(r, "requested")
 	case IntentOptOut:
-		c.st.Outcome.OptOut = true
 		c.finish(r, c.global("opt_out"), EndHangup, TagOptOut)
 	case IntentRepeat:
 		r.Prompt = c.st.LastPrompt
@@ -516,28 +546,25 @@ func (c *Conversation) handleGlobal(r *Reply, intent, text string) {
 	case IntentBusy:
 		c.st.Outcome.CallbackAt = c.callbackTime(text)
 		c.finish(r, c.global("busy"), EndHangup, TagCallback)
+	case IntentWhoIsThis:
+		c.reprompt(r, c.global("who_is_this"))
 	}
 }
 
 // callbackTime is the time the callee named ("明天下午三点"), else now + Settings.CallbackAfter.
 func (c *Conversation) callbackTime(text string) time.Time {
 	now := c.o.Now()
-	ref := now
-	named := false
-	if v, ok := basicExtract(text, "date", now); ok {
-		if d, err := time.ParseInLocation("2006-01-02", v.(string), now.Location()); err == nil {
-			ref = time.Date(d.Year(), d.Month(), d.Day(), now.Hour(), now.Minute(), 0, 0, now.Location())
-			named = true
-		}
+	ref, named := now, false
+	if v, ok := nlu.Extract(text, nlu.KindDate, now); ok {
+		ref = time.Date(v.Time.Year(), v.Time.Month(), v.Time.Day(), now.Hour(), now.Minute(), 0, 0, now.Location())
+		named = true
 	}
-	if v, ok := basicExtract(text, "time", now); ok {
-		if t, err := time.Parse("15:04", v.(string)); err == nil {
-			ref = time.Date(ref.Year(), ref.Month(), ref.Day(), t.Hour(), t.Minute(), 0, 0, now.Location())
-			if ref.Before(now) {
-				ref = ref.AddDate(0, 0, 1)
-			}
-			named = true
+	if v, ok := nlu.Extract(text, nlu.KindTime, ref); ok {
+		ref = time.Date(ref.Year(), ref.Month(), ref.Day(), v.Time.Hour(), v.Time.Minute(), 0, 0, now.Location())
+		if ref.Before(now) {
+			ref = ref.AddDate(0, 0, 1)
 		}
+		named = true
 	}
 	if named && ref.After(now) {
 		return ref
@@ -598,6 +625,9 @@ func (c *Conversation) reprompt(r *Reply, prefix string) {
 	if c.st.Mood != Calm && len(n.Soft) > 0 {
 		vs = n.soft
 	}
+	if c.st.Confirm == n.id && n.Confirm != nil {
+		vs = []*template.Template{n.Confirm.say}
+	}
 	if len(vs) > 0 {
 		c.say(r, c.render(vs[(c.st.Variant-1)%len(vs)], "", c.envFor("", "", "")))
 	}
@@ -646,6 +676,12 @@ func (c *Conversation) enter(r *Reply, id string) {
 	}
 	n := c.s.Nodes[st.Node]
 	env := c.envFor("", "", "")
+	if n.Confirm != nil && st.Confirmed != n.id {
+		st.Confirm = n.id // read back first; the prompt, end and notifications wait for a yes
+		c.say(r, c.render(n.Confirm.say, "", env))
+		r.Listen, r.Speed = c.listenOf(n), c.speedOf(n)
+		return
+	}
 	vs := n.say
 	if st.Mood != Calm && len(n.Soft) > 0 {
 		vs = n.soft
@@ -770,6 +806,7 @@ var defaultGlobals = map[string][2]string{
 	"busy":         {"好的,那我们稍后再联系您,再见。", "No problem, we'll call you back later. Goodbye."},
 	"no_input":     {"您好,您还在听吗?", "Hello, are you still there?"},
 	"no_match":     {"抱歉,我没有听明白。", "Sorry, I didn't catch that."},
+	"who_is_this":  {"我是客服中心的智能语音助理,今天来电是有事情需要跟您确认。", "I'm the customer service centre's voice assistant, calling about something we need to check with you."},
 	"goodbye":      {"那先不打扰您了,再见。", "I'll let you go now. Goodbye."},
 }
 
@@ -777,7 +814,7 @@ func (c *Conversation) global(name string) string {
 	g := c.s.Globals
 	v := map[string]string{
 		"human": g.Human, "opt_out": g.OptOut, "wrong_person": g.WrongPerson, "busy": g.Busy,
-		"no_input": g.NoInput, "no_match": g.NoMatch, "goodbye": g.Goodbye,
+		"no_input": g.NoInput, "no_match": g.NoMatch, "goodbye": g.Goodbye, "who_is_this": g.WhoIsThis,
 	}[name]
 	if v != "" {
 		return c.render(nil, v, c.envFor("", "", ""))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/outcall/outcall/pkg/nlu"
 	"gopkg.in/yaml.v3"
 )
 
@@ -154,6 +155,52 @@ func (s *Script) compile(pos map[string]int) error {
 	if s.Language != "zh" && s.Language != "en" {
 		c.add("language", "unknown language %q (want zh or en)", s.Language)
 	}
+	s.compileSettings(c)
+	s.compileVariables(c)
+	s.compileIntents(c)
+	s.compileSlots(c)
+	for i := range s.FAQ {
+		q := &s.FAQ[i]
+		f := fmt.Sprintf("faq[%d]", i)
+		if len(q.Questions) == 0 {
+			c.add(f+".q", "FAQ entry without questions")
+		}
+		if q.Answer == "" {
+			c.add(f+".a", "FAQ entry without an answer")
+		}
+		q.tmpl = s.checkTemplate(c, f+".a", q.Answer)
+	}
+	s.kb = s.knowledgeBase()
+	if len(s.Nodes) == 0 {
+		c.add("nodes", "script has no nodes")
+	}
+	if s.Start == "" {
+		c.add("start", "no start node")
+	} else if s.Nodes[s.Start] == nil {
+		c.add("start", "unknown node %q", s.Start)
+	}
+	for _, id := range sortedKeys(s.Nodes) {
+		s.compileNode(c, id)
+	}
+	if e := s.Settings.Escalate; e != "" {
+		if n := s.Nodes[e]; n == nil {
+			c.add("settings.escalate", "unknown node %q", e)
+		} else if n.End == nil {
+			c.add("settings.escalate", "escalation node %q must end the call", e)
+		}
+	}
+	s.checkReachable(c)
+	s.checkDecisionLoops(c)
+	if len(c.problems) > 0 {
+		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Line < c.problems[j].Line })
+		return &ScriptError{Problems: c.problems}
+	}
+	s.compiled = true
+	return nil
+}
+
+// compileSettings fills the settings' defaults and checks them.
+func (s *Script) compileSettings(c *checker) {
 	st := &s.Settings
 	if st.MaxUnresolved == 0 {
 		st.MaxUnresolved = 3
@@ -177,6 +224,10 @@ func (s *Script) compile(pos map[string]int) error {
 	if st.MaxUnresolved < 0 || st.MaxNoInput < 0 || st.MaxNoMatch < 0 {
 		c.add("settings", "thresholds must be positive")
 	}
+}
+
+// compileVariables types the contact-record variables and builds the checking environment.
+func (s *Script) compileVariables(c *checker) {
 	s.env = map[string]any{}
 	for k, v := range reserved {
 		s.env[k] = v
@@ -208,6 +259,10 @@ func (s *Script) compile(pos map[string]int) error {
 		}
 		s.env[name] = zero
 	}
+}
+
+// compileIntents checks the script's intents and compiles them, with the built-in ones, for pkg/nlu.
+func (s *Script) compileIntents(c *checker) {
 	s.intentBy = map[string]*Intent{}
 	for i := range s.Intents {
 		in := &s.Intents[i]
@@ -222,18 +277,21 @@ func (s *Script) compile(pos map[string]int) error {
 		case len(in.Keywords) == 0 && len(in.Patterns) == 0:
 			c.add(f, "intent %q has neither keywords nor patterns", in.Name)
 		}
-		in.res = in.res[:0]
 		for j, p := range in.Patterns {
-			re, err := regexp.Compile(p)
-			if err != nil {
+			if _, err := regexp.Compile(p); err != nil {
 				c.add(fmt.Sprintf("%s.patterns[%d]", f, j), "bad pattern: %v", err)
-				continue
 			}
-			in.res = append(in.res, re)
 		}
 		s.intentBy[in.Name] = in
 	}
-	s.neg = negationMatcher(s.Intents)
+	s.und, s.common = understandingOf(s.Intents)
+	if s.common != nil {
+		s.means = meaningsOf(s.Intents, s.common)
+	}
+}
+
+// compileSlots checks the slot definitions.
+func (s *Script) compileSlots(c *checker) {
 	s.slotBy = map[string]*Slot{}
 	for i := range s.Slots {
 		sl := &s.Slots[i]
@@ -269,43 +327,6 @@ func (s *Script) compile(pos map[string]int) error {
 		s.slotBy[sl.Name] = sl
 		s.env[sl.Name] = zero
 	}
-	for i := range s.FAQ {
-		q := &s.FAQ[i]
-		f := fmt.Sprintf("faq[%d]", i)
-		if len(q.Questions) == 0 {
-			c.add(f+".q", "FAQ entry without questions")
-		}
-		if q.Answer == "" {
-			c.add(f+".a", "FAQ entry without an answer")
-		}
-		q.tmpl = s.checkTemplate(c, f+".a", q.Answer)
-	}
-	if len(s.Nodes) == 0 {
-		c.add("nodes", "script has no nodes")
-	}
-	if s.Start == "" {
-		c.add("start", "no start node")
-	} else if s.Nodes[s.Start] == nil {
-		c.add("start", "unknown node %q", s.Start)
-	}
-	for _, id := range sortedKeys(s.Nodes) {
-		s.compileNode(c, id)
-	}
-	if e := st.Escalate; e != "" {
-		if n := s.Nodes[e]; n == nil {
-			c.add("settings.escalate", "unknown node %q", e)
-		} else if n.End == nil {
-			c.add("settings.escalate", "escalation node %q must end the call", e)
-		}
-	}
-	s.checkReachable(c)
-	s.checkDecisionLoops(c)
-	if len(c.problems) > 0 {
-		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Line < c.problems[j].Line })
-		return &ScriptError{Problems: c.problems}
-	}
-	s.compiled = true
-	return nil
 }
 
 func (s *Script) compileNode(c *checker, id string) {
@@ -373,6 +394,40 @@ func (s *Script) compileNode(c *checker, id string) {
 			c.add(fmt.Sprintf("%s.capture[%d]", f, i), "unknown slot %q", name)
 		}
 	}
+	s.compileRoutes(c, n, f)
+	for _, g := range []struct{ field, to string }{{"noinput", n.NoInput}, {"nomatch", n.NoMatch}} {
+		if g.to != "" && s.Nodes[g.to] == nil {
+			c.add(f+"."+g.field, "unknown node %q", g.to)
+		}
+	}
+	s.compileEnd(c, n, f)
+	s.compileConfirm(c, n, f)
+}
+
+// compileEnd checks a node's end action and compiles its notifications.
+func (s *Script) compileEnd(c *checker, n *Node, f string) {
+	if e := n.End; e != nil {
+		switch e.Action {
+		case "":
+			e.Action = "hangup"
+		case "hangup", "transfer":
+		default:
+			c.add(f+".end.action", "unknown action %q (want hangup or transfer)", e.Action)
+		}
+		for i := range e.Notify {
+			nt := &e.Notify[i]
+			nf := fmt.Sprintf("%s.end.notify[%d]", f, i)
+			if nt.Channel == "" {
+				c.add(nf+".channel", "notify without a channel")
+			}
+			nt.to = s.checkTemplate(c, nf+".to", nt.To)
+			nt.text = s.checkTemplate(c, nf+".text", nt.Text)
+		}
+	}
+}
+
+// compileRoutes checks a node's routes and compiles their conditions and slot settings.
+func (s *Script) compileRoutes(c *checker, n *Node, f string) {
 	for i := range n.Routes {
 		r := &n.Routes[i]
 		rf := fmt.Sprintf("%s.routes[%d]", f, i)
@@ -412,30 +467,60 @@ func (s *Script) compileNode(c *checker, id string) {
 			r.set[k] = p
 		}
 	}
-	for _, g := range []struct{ field, to string }{{"noinput", n.NoInput}, {"nomatch", n.NoMatch}} {
-		if g.to != "" && s.Nodes[g.to] == nil {
-			c.add(f+"."+g.field, "unknown node %q", g.to)
+}
+
+// quotedRE finds the fields a template reads: {{.pay_amount}}, {{money .pay_amount}}.
+var quotedRE = regexp.MustCompile(`\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// compileConfirm checks a node's read-back, and that a node whose notifications quote a captured amount, number,
+// date or time has one: no side effect may quote a value the callee did not confirm.
+func (s *Script) compileConfirm(c *checker, n *Node, f string) {
+	if cf := n.Confirm; cf != nil {
+		if cf.Say == "" {
+			c.add(f+".confirm.say", "confirm without a read-back prompt")
 		}
-	}
-	if e := n.End; e != nil {
-		switch e.Action {
-		case "":
-			e.Action = "hangup"
-		case "hangup", "transfer":
-		default:
-			c.add(f+".end.action", "unknown action %q (want hangup or transfer)", e.Action)
+		cf.say = s.checkTemplate(c, f+".confirm.say", cf.Say)
+		if cf.No == "" || s.Nodes[cf.No] == nil {
+			c.add(f+".confirm.no", "confirm needs a known node to go to on a no, got %q", cf.No)
 		}
-		for i := range e.Notify {
-			nt := &e.Notify[i]
-			nf := fmt.Sprintf("%s.end.notify[%d]", f, i)
-			if nt.Channel == "" {
-				c.add(nf+".channel", "notify without a channel")
+		for i, name := range cf.Slots {
+			if s.slotBy[name] == nil {
+				c.add(fmt.Sprintf("%s.confirm.slots[%d]", f, i), "unknown slot %q", name)
 			}
-			nt.to = s.checkTemplate(c, nf+".to", nt.To)
-			nt.text = s.checkTemplate(c, nf+".text", nt.Text)
+		}
+		if n.End == nil {
+			c.add(f+".confirm", "only a node that ends the call (with its side effects) confirms")
+		}
+		return
+	}
+	if n.End == nil {
+		return
+	}
+	for i, nt := range n.End.Notify {
+		for _, m := range quotedRE.FindAllStringSubmatch(nt.To+" "+nt.Text, -1) {
+			if sl := s.slotBy[m[1]]; sl != nil && (sl.Kind == "amount" || sl.Kind == "number" || sl.Kind == "date" || sl.Kind == "time") {
+				c.add(fmt.Sprintf("%s.end.notify[%d]", f, i), "quotes slot %q: the node needs a confirm (read-back) before it", m[1])
+				return
+			}
 		}
 	}
 }
+
+// knowledgeBase indexes the FAQ entries with pkg/nlu; an entry's answer is its template source, rendered when
+// spoken.
+func (s *Script) knowledgeBase() *nlu.KnowledgeBase {
+	if len(s.FAQ) == 0 {
+		return nil
+	}
+	entries := make([]nlu.FAQ, len(s.FAQ))
+	for i, q := range s.FAQ {
+		entries[i] = nlu.FAQ{ID: strconv.Itoa(i), Questions: q.Questions, Answer: q.Answer}
+	}
+	return nlu.NewKnowledgeBase(entries, nlu.WithMinScore(kbMinScore))
+}
+
+// kbMinScore is the share of a question's information an FAQ question must cover to answer it.
+const kbMinScore = 0.45
 
 func hasFallback(rs []Route) bool {
 	return len(rs) > 0 && rs[len(rs)-1].Intent == "" && rs[len(rs)-1].DTMF == "" && rs[len(rs)-1].When == ""

@@ -92,14 +92,14 @@ func TestRunProviderFailures(t *testing.T) {
 			name: "asr dies, restart succeeds",
 			asr: &seqRecognizer{rs: []asr.Recognizer{
 				&asrtest.Recognizer{Faults: asrtest.Faults{FailUtterance: 1}}, &asrtest.Recognizer{}}},
-			steps:    []step{{say: "好的,我明天还"}, {say: "好的,我明天还"}},
+			steps:    []step{{say: "好的,我明天还"}, {say: "好的,我明天还"}, {say: "对的"}},
 			wantTags: []string{"promise_to_pay"}, wantEnd: dialog.EndHangup,
 			wantInc: []string{"asr:restarted"},
 		},
 		{
 			name:     "asr results close, restart succeeds",
 			asr:      &seqRecognizer{rs: []asr.Recognizer{closingRecognizer{}, &asrtest.Recognizer{}}},
-			steps:    []step{{say: "好的,我明天还"}},
+			steps:    []step{{say: "好的,我明天还"}, {say: "对的"}},
 			wantTags: []string{"promise_to_pay"}, wantEnd: dialog.EndHangup,
 			wantInc: []string{"asr:restarted"},
 		},
@@ -132,14 +132,14 @@ func TestRunProviderFailures(t *testing.T) {
 			name: "tts down behind a fallback",
 			tts: tts.NewResilient(&ttstest.Synthesizer{Err: ttstest.ErrInjected},
 				tts.ResilientConfig{Retries: -1, Fallback: &ttstest.Synthesizer{}}),
-			steps:    []step{{say: "好的,我明天还"}},
+			steps:    []step{{say: "好的,我明天还"}, {say: "对的"}},
 			wantTags: []string{"promise_to_pay"}, wantEnd: dialog.EndHangup,
 		},
 		{
 			// The opening prompt breaks after 100 ms; the second rendering continues it and the call goes on.
 			name:     "tts fails once mid-prompt",
 			tts:      &flakyTTS{},
-			steps:    []step{{say: "好的,我明天还"}},
+			steps:    []step{{say: "好的,我明天还"}, {say: "对的"}},
 			wantTags: []string{"promise_to_pay"}, wantEnd: dialog.EndHangup,
 			wantInc: []string{"tts:retried"},
 		},
@@ -215,9 +215,9 @@ func TestRunASRRestartBudget(t *testing.T) {
 func TestRunASRDiesDuringClosingPrompt(t *testing.T) {
 	noLeak(t)
 	s := load(t, "../examples/finance-overdue/script.yaml")
-	fc := newFakeCall(t, step{say: "好的,我明天还"}, step{say: "好的好的好的好的", gap: 30})
+	fc := newFakeCall(t, step{say: "好的,我明天还"}, step{say: "对的"}, step{say: "好的好的好的好的", gap: 30})
 	d := deps(financeVars, nil, nil)
-	d.ASR = &asrtest.Recognizer{Faults: asrtest.Faults{FailUtterance: 2}}
+	d.ASR = &asrtest.Recognizer{Faults: asrtest.Faults{FailUtterance: 3}}
 	res, err := dialog.Run(t.Context(), fc, s, d)
 	if err != nil {
 		t.Fatal(err)

@@ -260,7 +260,7 @@ func deps(vars map[string]any, st dialog.Store, n dialog.Notifier) dialog.Deps {
 func TestRunPromiseOnAudio(t *testing.T) {
 	noLeak(t)
 	s := load(t, "../examples/finance-overdue/script.yaml")
-	fc := newFakeCall(t, step{say: "好的,我明天还"})
+	fc := newFakeCall(t, step{say: "好的,我明天还"}, step{say: "对的"}) // the read-back before the SMS
 	mem := dialog.NewStore(store.NewMemory())
 	nt := &notes{}
 	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, mem, nt))
@@ -273,12 +273,12 @@ func TestRunPromiseOnAudio(t *testing.T) {
 	if res.Slots["pay_date"] == nil || res.Slots["pay_amount"] != 980.0 {
 		t.Fatalf("slots %v", res.Slots)
 	}
-	if len(res.Turns) != 2 || res.Turns[1].Transcript != "好的,我明天还" || res.Turns[1].BargeIn ||
+	if len(res.Turns) != 3 || res.Turns[1].Transcript != "好的,我明天还" || res.Turns[1].BargeIn ||
 		res.Turns[1].Heard != res.Turns[1].Prompt || res.Turns[1].Intent != "will_pay" {
 		t.Fatalf("turns %+v", res.Turns)
 	}
 	j, err := mem.Journal(t.Context(), "fake-1")
-	if err != nil || len(j) != 2 {
+	if err != nil || len(j) != 3 {
 		t.Fatalf("journal %v %v", j, err)
 	}
 	if len(nt.ns) != 1 || nt.ns[0].Channel != "sms" {
@@ -329,7 +329,7 @@ func TestRunBargeIn(t *testing.T) {
 func TestRunBackchannelDoesNotInterrupt(t *testing.T) {
 	noLeak(t)
 	s := load(t, "../examples/finance-overdue/script.yaml")
-	fc := newFakeCall(t, step{say: "嗯", atTick: 40}, step{say: "明天还"})
+	fc := newFakeCall(t, step{say: "嗯", atTick: 40}, step{say: "明天还"}, step{say: "对的"})
 	res, err := dialog.Run(t.Context(), fc, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +441,7 @@ func TestRunHoldStopsTheBotAtOnset(t *testing.T) {
 func TestRunHoldResumesAfterBackchannel(t *testing.T) {
 	noLeak(t)
 	s := load(t, "../examples/finance-overdue/script.yaml")
-	fc := newFakeCall(t, step{say: "嗯", atTick: 40}, step{say: "明天还"})
+	fc := newFakeCall(t, step{say: "嗯", atTick: 40}, step{say: "明天还"}, step{say: "对的"})
 	res, err := dialog.Run(t.Context(), holdingCall{fc}, s, deps(map[string]any{"name": "张三", "overdue_days": 1, "amount": 1000.0}, nil, nil))
 	if err != nil {
 		t.Fatal(err)

@@ -30,8 +30,11 @@ type Script struct {
 	compiled bool
 	intentBy map[string]*Intent
 	slotBy   map[string]*Slot
-	neg      *nlu.Matcher   // the intents again, for nlu's negation analysis
-	env      map[string]any // typed zero values: the expression and template environment used for checks
+	und      *nlu.Matcher               // the script's intents and the global ones, compiled for pkg/nlu
+	common   *nlu.Matcher               // the built-in answers (yes, no, not interested, who is this): the fallback
+	means    map[string]map[string]bool // script intent → the built-in answers its keywords are
+	kb       *nlu.KnowledgeBase         // the FAQ entries, the default Knowledge
+	env      map[string]any             // typed zero values: the expression and template environment used for checks
 }
 
 // Variable declares one contact-record field.
@@ -71,6 +74,8 @@ type Globals struct {
 	NoInput     string `yaml:"no_input"`     // prefix of a re-prompt after silence
 	NoMatch     string `yaml:"no_match"`     // prefix of a re-prompt after an unmatched reply
 	Goodbye     string `yaml:"goodbye"`      // when escalation ends the call without a human
+	// WhoIsThis answers "who is calling?" (你们是哪里?) with the caller's identity; the node's re-prompt follows.
+	WhoIsThis string `yaml:"who_is_this"`
 }
 
 // Intent is a script-defined intent: keywords (substring match) and regular expressions.
@@ -78,8 +83,6 @@ type Intent struct {
 	Name     string   `yaml:"name"`     // referenced by transitions
 	Keywords []string `yaml:"keywords"` // substrings; a negation just before one (不, 没, not) does not match
 	Patterns []string `yaml:"patterns"` // Go regular expressions
-
-	res []*regexp.Regexp
 }
 
 // Slot is a value captured from the callee's words.
@@ -118,11 +121,24 @@ type Node struct {
 	End      *End     `yaml:"end"`      // end the call after speaking
 	Slow     bool     `yaml:"slow"`     // speak this node slowly (Settings.Slow)
 	LLM      *LLMNode `yaml:"llm"`      // converse through a language model when no route matches
+	// Confirm reads back what the node's side effects quote (an amount, a date) before them: the node's prompt,
+	// end and notifications happen only on a yes. A node whose notifications quote an amount, number, date or
+	// time slot must have one.
+	Confirm *Confirm `yaml:"confirm"`
 
 	id       string
 	say      []*template.Template
 	soft     []*template.Template
 	reprompt []*template.Template
+}
+
+// Confirm is a read-back before a node's side effects.
+type Confirm struct {
+	Say   string   `yaml:"say"`   // the read-back question (template): "您是{{.pay_date}}还{{money .pay_amount}}元,对吗?"
+	Slots []string `yaml:"slots"` // slots the callee may correct in the reply (不对,是后天): read back again
+	No    string   `yaml:"no"`    // node to go to on a no (the read-back slots are cleared); required
+
+	say *template.Template
 }
 
 // Listen says how a node listens for the reply.

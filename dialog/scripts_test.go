@@ -132,14 +132,14 @@ func fin(days int, extra ...any) map[string]any {
 
 func TestFinanceOverdueScript(t *testing.T) {
 	runPaths(t, "../examples/finance-overdue/script.yaml", []pathCase{
-		{name: "gentle promise with date", vars: fin(1), inputs: []Input{Say("好的,我明天还")},
+		{name: "gentle promise with date", vars: fin(1), inputs: []Input{Say("好的,我明天还"), Say("对的")},
 			path: []string{"tier", "gentle", "promise"}, tags: []string{"tier_gentle", "promise_to_pay"}, end: EndHangup,
 			slots: map[string]any{"pay_date": "2026-03-03", "pay_amount": 980.0}, prompt: "98折",
 			notify: []string{"sms:2026-03-03还款980.00元"}},
-		{name: "instalment 30 percent", vars: fin(5), inputs: []Input{Say("可以分期"), Say("下周一还三百")},
+		{name: "instalment 30 percent", vars: fin(5), inputs: []Input{Say("可以分期"), Say("下周一还三百"), Say("嗯对")},
 			path: []string{"tier", "instalment_offer", "ask_promise", "promise"}, tags: []string{"tier_instalment", "instalment", "promise_to_pay"},
 			end: EndHangup, slots: map[string]any{"pay_amount": 300.0, "pay_date": "2026-03-09"}, prompt: "首期仅需支付30%,即300.00元"},
-		{name: "urgent with penalty, amount in chinese", vars: fin(12), inputs: []Input{Say("五号还一千二")},
+		{name: "urgent with penalty, amount in chinese", vars: fin(12), inputs: []Input{Say("五号还一千二"), Say("是的")},
 			path: []string{"tier", "urgent", "promise"}, end: EndHangup, prompt: "已逾期12天",
 			slots: map[string]any{"pay_amount": 1200.0, "pay_date": "2026-03-05"}},
 		{name: "high risk to human with alert", vars: fin(20, "risk", "high"),
@@ -162,7 +162,7 @@ func TestFinanceOverdueScript(t *testing.T) {
 			prompt: "首期仅需"},
 		{name: "three unresolved to human", vars: fin(12), inputs: []Input{Say("嗯哼哈"), Silence(), Say("那个那个")},
 			tags: []string{TagUnresolved, "risk_alert"}, end: EndTransfer, reason: "risk"},
-		{name: "faq answered then resumes", vars: fin(1), inputs: []Input{Say("在哪里还款"), Say("好,明天还")},
+		{name: "faq answered then resumes", vars: fin(1), inputs: []Input{Say("在哪里还款"), Say("好,明天还"), Say("对")},
 			path: []string{"tier", "gentle", "promise"}, prompt: "首页点击一键还款", end: EndHangup},
 		{name: "callee hangs up", vars: fin(1), inputs: []Input{HungUp()}, tags: []string{TagHangup}, end: EndCalleeHangup},
 	})
@@ -209,7 +209,7 @@ func TestEcommerceScript(t *testing.T) {
 		{name: "logistics new eta accepted", vars: with(order, "scenario", "logistics", "issue", "滞留", "location", "杭州转运中心", "eta", "后天"),
 			inputs: []Input{Say("可以")}, tags: []string{"logistics_accepted"}, prompt: "包裹目前在杭州转运中心,预计后天送达"},
 		{name: "logistics rescheduled", vars: with(order, "scenario", "logistics", "location", "杭州", "eta", "明天"),
-			inputs: []Input{Say("明天不在家"), Say("周六吧")}, tags: []string{"logistics_rescheduled"},
+			inputs: []Input{Say("明天不在家"), Say("周六吧"), Say("对的")}, tags: []string{"logistics_rescheduled"},
 			slots: map[string]any{"new_date": "2026-03-07"}},
 		{name: "recall high value coupon", vars: with(order, "scenario", "recall", "segment", "high_value"),
 			inputs: []Input{Say("好啊发给我")}, tags: []string{"rfm_high_value", "recall_interested"}, prompt: "50元专属优惠券",
@@ -231,19 +231,19 @@ func TestHealthcareScript(t *testing.T) {
 		{name: "elderly slow with sms", vars: appt, inputs: []Input{Say("能去")}, path: []string{"scenario", "appt_elderly", "appt_elderly_ok"},
 			tags: []string{"elderly", "appointment_confirmed"}, notify: []string{"sms:3月5日上午9点"}},
 		{name: "adult appointment rescheduled", vars: map[string]any{"name": "钱先生", "scenario": "appointment", "age": 35},
-			inputs: []Input{Say("那天去不了,改个时间"), Say("下周三")}, tags: []string{"appointment_rescheduled"},
+			inputs: []Input{Say("那天去不了,改个时间"), Say("下周三"), Say("对")}, tags: []string{"appointment_rescheduled"},
 			slots: map[string]any{"new_date": "2026-03-11"}},
 		{name: "blood pressure high alerts doctor", vars: map[string]any{"name": "孙阿姨", "scenario": "followup"},
-			inputs: []Input{Say("有点头晕"), Say("是的,每天都吃了"), Say("高压一百五十,低压九十五")},
+			inputs: []Input{Say("有点头晕"), Say("是的,每天都吃了"), Say("高压一百五十,低压九十五"), Say("对的")},
 			path:   []string{"scenario", "fu_symptoms", "fu_adherence", "fu_measure", "fu_bp", "alert"},
 			tags:   []string{"bp_abnormal", "doctor_alert"}, slots: map[string]any{"symptom": "头晕", "adherent": true, "systolic": 150.0, "diastolic": 95.0},
 			notify: []string{"alert:血压150/95"}},
 		{name: "blood pressure normal", vars: map[string]any{"name": "孙阿姨", "scenario": "followup"},
-			inputs: []Input{Say("没有不舒服"), Say("是的按时吃"), Say("高压一百二,低压八十")},
+			inputs: []Input{Say("没有不舒服"), Say("是的按时吃"), Say("高压一百二,低压八十"), Say("对")},
 			tags:   []string{"followup_done"}, slots: map[string]any{"systolic": 120.0, "diastolic": 80.0, "symptom": "无"},
 			notify: []string{"webhook:血压120/80"}},
 		{name: "glucose high", vars: map[string]any{"name": "周先生", "scenario": "followup", "condition": "diabetes"},
-			inputs: []Input{Say("有点乏力"), Say("有时候忘了吃,没有每天吃"), Say("八点五")},
+			inputs: []Input{Say("有点乏力"), Say("有时候忘了吃,没有每天吃"), Say("八点五"), Say("是的")},
 			tags:   []string{"glucose_abnormal", "doctor_alert"}, slots: map[string]any{"glucose": 8.5, "adherent": false},
 			// The diabetic patient's alert gives the glucose, not an unmeasured "血压0/0".
 			notify: []string{"alert:指标异常:周先生 血糖8.5 症状乏力"}},
@@ -292,11 +292,12 @@ func TestFinanceWithNLU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := NewSimulator(s, fin(12), Options{Extract: NLUExtract, Sentiment: nlu.Sentiment, Now: monday})
+	sim, err := NewSimulator(s, fin(12), Options{Sentiment: nlu.Sentiment, Now: monday})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sim.Say("本月十五号还一千二百五十块")
+	sim.Say("对的")
 	if sim.Slots()["pay_amount"] != 1250.0 || sim.Slots()["pay_date"] != "2026-03-15" || !sim.Outcome().Has("promise_to_pay") {
 		t.Fatalf("slots %v outcome %+v", sim.Slots(), sim.Outcome())
 	}

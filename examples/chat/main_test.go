@@ -9,7 +9,7 @@ import (
 
 func TestChat(t *testing.T) {
 	var out bytes.Buffer
-	in := strings.NewReader("我明天还五百\n")
+	in := strings.NewReader("我明天还五百\n对的\n")
 	err := run("../finance-overdue/script.yaml", `{"overdue_days": 12, "amount": 3000}`, map[string]any{"name": "张三"}, in, &out)
 	if err != nil {
 		t.Fatal(err)

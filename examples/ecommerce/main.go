@@ -37,7 +37,7 @@ var contacts = []campaign.Contact{
 var callees = map[string]callee.Script{
 	"+8613800002001": outbound.Person("喂?", "对,没问题"),
 	"+8613800002002": outbound.Person("喂", "不对,地址变了", "北京市朝阳区建国路88号"),
-	"+8613800002003": outbound.Person("喂,你好", "那改到后天送吧"),
+	"+8613800002003": outbound.Person("喂,你好", "那改到后天送吧", "对的"),
 	"+8613800002004": outbound.Person("喂", "好啊,发给我看看"),
 	"+8613800002005": outbound.Person("喂?", "不需要,谢谢"),
 	"+8613800002006": outbound.Person("喂", "嗯,可以接受", "好的,我会去改评价"),

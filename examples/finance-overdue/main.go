@@ -29,8 +29,8 @@ var contacts = []campaign.Contact{
 
 // How each simulated callee answers.
 var callees = map[string]callee.Script{
-	"+8613800001001": outbound.Person("喂?", "好的,我明天就还"),
-	"+8613800001002": outbound.Person("喂,你好", "可以,我下周一先还九百"),
+	"+8613800001001": outbound.Person("喂?", "好的,我明天就还", "对的"),
+	"+8613800001002": outbound.Person("喂,你好", "可以,我下周一先还九百", "对"),
 	"+8613800001003": outbound.Person("喂", "我已经还了"),
 	"+8613800001004": outbound.Person("喂,哪位"),
 	"+8613800001005": outbound.Person("喂", "烦死了!天天打电话骚扰,我没钱,还不上!"),

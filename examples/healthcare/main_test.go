@@ -19,9 +19,9 @@ func TestHealthcare(t *testing.T) {
 	outboundtest.Check(t, res.Records, []outboundtest.Expect{
 		{ID: "appointment", Tags: []string{"appointment_confirmed"}, Turns: 2},
 		{ID: "appointment-elderly", Tags: []string{"elderly", "appointment_confirmed"}, Turns: 2},
-		{ID: "followup-bp-high", Tags: []string{"bp_abnormal", "doctor_alert"}, Turns: 4,
+		{ID: "followup-bp-high", Tags: []string{"bp_abnormal", "doctor_alert"}, Turns: 5,
 			Slots: map[string]any{"symptom": "头晕", "adherent": true, "systolic": 150, "diastolic": 95}},
-		{ID: "followup-glucose-ok", Tags: []string{"followup_done"}, Turns: 4, Slots: map[string]any{"glucose": 6.2, "symptom": "无"}},
+		{ID: "followup-glucose-ok", Tags: []string{"followup_done"}, Turns: 5, Slots: map[string]any{"glucose": 6.2, "symptom": "无"}},
 		{ID: "education", Tags: []string{"education_repeated", "education_done"}, Turns: 3},
 	})
 	if r := outboundtest.ByID(res.Records)["followup-glucose-ok"].Result; r != nil && r.Outcome.Has("doctor_alert") {

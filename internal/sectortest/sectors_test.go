@@ -92,15 +92,16 @@ func order(scenario string, kv ...string) map[string]any {
 }
 
 var paths = []path{
-	// Finance: tiers by overdue days, promise to pay, agitated caller to a human with a risk alert.
+	// Finance: tiers by overdue days, promise to pay (read back, then confirmed: the node is entered on the read-back
+	// turn and carried out on the yes), agitated caller to a human with a risk alert.
 	{sector: "finance-overdue", name: "gentle promise with amount and date", vars: finance(1),
-		steps: []callee.Step{reply("好的,我明天还五百")}, said: []string{"好的,我明天还五百"},
-		nodes: []string{"gentle", "promise"}, tags: []string{"tier_gentle", "promise_to_pay"}, end: dialog.EndHangup,
+		steps: []callee.Step{reply("好的,我明天还五百"), reply("对的")}, said: []string{"好的,我明天还五百", "对的"},
+		nodes: []string{"gentle", "promise", "promise"}, tags: []string{"tier_gentle", "promise_to_pay"}, end: dialog.EndHangup,
 		slots:  map[string]any{"pay_date": "2026-03-03", "pay_amount": 500.0},
 		notify: []note{{"sms", "", "2026-03-03还款500.00元"}}},
 	{sector: "finance-overdue", name: "3-7 days offers instalments", vars: finance(5),
-		steps: []callee.Step{reply("可以分期"), reply("下周一还三百")}, said: []string{"可以分期", "下周一还三百"},
-		nodes: []string{"instalment_offer", "ask_promise", "promise"}, end: dialog.EndHangup,
+		steps: []callee.Step{reply("可以分期"), reply("下周一还三百"), reply("对")}, said: []string{"可以分期", "下周一还三百", "对"},
+		nodes: []string{"instalment_offer", "ask_promise", "promise", "promise"}, end: dialog.EndHangup,
 		tags:   []string{"tier_instalment", "instalment", "promise_to_pay"},
 		slots:  map[string]any{"pay_date": "2026-03-09", "pay_amount": 300.0},
 		notify: []note{{"sms", "", "2026-03-09还款300.00元"}}},
@@ -110,8 +111,8 @@ var paths = []path{
 		absent: []string{"promise_to_pay"}, end: dialog.EndTransfer, reason: "risk",
 		notify: []note{{"alert", "risk-team", "逾期9天,欠款1000.00元,风险等级low,情绪agitated"}}},
 	{sector: "finance-overdue", name: "barge-in over the urgent notice with a promise", vars: finance(12),
-		steps: []callee.Step{over(1500*time.Millisecond, "五号还一千二")}, said: []string{"五号还一千二"},
-		nodes: []string{"urgent", "promise"}, tags: []string{"tier_urgent", "promise_to_pay"}, end: dialog.EndHangup,
+		steps: []callee.Step{over(1500*time.Millisecond, "五号还一千二"), reply("是的")}, said: []string{"五号还一千二", "是的"},
+		nodes: []string{"urgent", "promise", "promise"}, tags: []string{"tier_urgent", "promise_to_pay"}, end: dialog.EndHangup,
 		slots:   map[string]any{"pay_date": "2026-03-05", "pay_amount": 1200.0},
 		notify:  []note{{"sms", "", "2026-03-05还款1200.00元"}},
 		bargeIn: "urgent"},
@@ -136,9 +137,9 @@ var paths = []path{
 
 	// Healthcare: chronic follow-up with an out-of-range reading, health education with a backchannel and a repeat.
 	{sector: "healthcare", name: "high blood pressure alerts the doctor", vars: map[string]any{"name": "孙阿姨", "scenario": "followup"},
-		steps: []callee.Step{reply("有点头晕"), reply("是的,每天都吃了"), reply("高压一百五十,低压九十五")},
-		said:  []string{"有点头晕", "是的,每天都吃了", "高压一百五十,低压九十五"},
-		nodes: []string{"fu_symptoms", "fu_adherence", "fu_bp", "alert"},
+		steps: []callee.Step{reply("有点头晕"), reply("是的,每天都吃了"), reply("高压一百五十,低压九十五"), reply("对的")},
+		said:  []string{"有点头晕", "是的,每天都吃了", "高压一百五十,低压九十五", "对的"},
+		nodes: []string{"fu_symptoms", "fu_adherence", "fu_bp", "alert", "alert"},
 		tags:  []string{"bp_abnormal", "followup_done", "doctor_alert"}, end: dialog.EndHangup,
 		slots:  map[string]any{"symptom": "头晕", "adherent": true, "systolic": 150.0, "diastolic": 95.0},
 		notify: []note{{"alert", "doctor:王", "指标异常:孙阿姨 血压150/95"}}},

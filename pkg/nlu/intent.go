@@ -308,7 +308,7 @@ func containedStrictly(h hit, hits []hit, neutral [][2]int) bool {
 // neutralPhrases contain the characters of common keywords without carrying their meaning.
 var neutralPhrases = []string{"对不起", "不好意思", "你好", "您好", "好像", "好久", "好几", "还好", "银行", "行业", "进行", "执行",
 	"行程", "要是", "但是", "可是", "就是", "还是", "是否", "是不是", "需不需要", "要不要", "对不对", "好不好", "行不行", "可不可以",
-	"能不能", "会不会", "有没有", "要不", "不然", "right now", "right away", "no one", "no idea", "不管", "不过", "不久", "不少", "不仅", "差不多", "没关系", "对方", "对象", "针对", "面对", "可能", "可惜", "知道吗"}
+	"能不能", "会不会", "有没有", "要不", "不然", "想想", "想一下", "想一想", "嗯哼", "好看", "好吃", "好玩", "好听", "right now", "right away", "no one", "no idea", "不管", "不过", "不久", "不少", "不仅", "差不多", "没关系", "对方", "对象", "针对", "面对", "可能", "可惜", "知道吗"}
 
 // neutralByFirst indexes neutralPhrases by their first rune.
 var neutralByFirst = func() map[rune][]string {

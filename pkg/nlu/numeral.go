@@ -3,6 +3,8 @@ package nlu
 import (
 	"strconv"
 	"strings"
+
+	"github.com/outcall/outcall/pkg/nlu/numeral"
 )
 
 // converted is a normalized utterance with every spoken number rewritten as Arabic digits ("一千二百五十块五毛" →
@@ -40,10 +42,11 @@ func (c *converted) isDigitReading(a, b int) bool {
 	return false
 }
 
-var zhDigitVal = map[rune]int{'零': 0, '〇': 0, '一': 1, '幺': 1, '二': 2, '两': 2, '三': 3, '四': 4, '五': 5, '六': 6,
-	'七': 7, '八': 8, '九': 9}
-
-var zhUnitVal = map[rune]float64{'十': 10, '百': 100, '千': 1000, '万': 1e4, '亿': 1e8}
+// The number vocabulary is pkg/nlu/numeral's, shared with tts.
+var (
+	zhDigitVal = numeral.ZhDigitValue
+	zhUnitVal  = numeral.ZhUnitValue
+)
 
 func isZhNum(r rune) bool {
 	_, d := zhDigitVal[r]
@@ -64,11 +67,7 @@ var unitAfterOne = map[rune]bool{'元': true, '块': true, '圆': true, '毛': t
 
 var prevBeforeOne = map[rune]bool{'期': true, '周': true, '拜': true, '第': true, '之': true, '是': true, '到': true}
 
-var enNumVal = map[string]int{"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-	"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-	"fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-	"forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
-	"thousand": 1000, "million": 1e6}
+var enNumVal = numeral.EnValue
 
 // timePrefixes before "N点M" make it a clock time rather than a decimal.
 var timePrefixes = []string{"凌晨", "早上", "早晨", "上午", "中午", "下午", "傍晚", "晚上", "今晚", "夜里", "半夜", "明早", "明晚"}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/outcall/outcall/pkg/nlu/numeral"
 )
 
 // Normalize rewrites text so a synthesizer reads it as a person would: amounts, dates, times, percentages,
@@ -106,10 +108,11 @@ var enRules = []rule{
 		func(m []string) string { return decimalEN(m[1], m[2]) }},
 }
 
+// The number vocabulary is pkg/nlu/numeral's, the one pkg/nlu reads callers with.
 var (
-	zhDigits     = []string{"零", "一", "二", "三", "四", "五", "六", "七", "八", "九"}
-	zhCodeDigits = []string{"零", "幺", "二", "三", "四", "五", "六", "七", "八", "九"}
-	zhYearDigits = []string{"〇", "一", "二", "三", "四", "五", "六", "七", "八", "九"}
+	zhDigits     = numeral.ZhDigits[:]
+	zhCodeDigits = numeral.ZhCodeDigits[:]
+	zhYearDigits = numeral.ZhYearDigits[:]
 )
 
 // DigitsZH reads a digit string one digit at a time as on the phone (1 is 幺); a run of separators (space, '-',
@@ -118,7 +121,7 @@ func DigitsZH(s string) string { return digits(s, zhCodeDigits, "", " ") }
 
 // DigitsEN reads a digit string one digit at a time ("one three eight"); separators become ", " (a pause).
 func DigitsEN(s string) string {
-	return digits(s, []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}, " ", ", ")
+	return digits(s, numeral.EnOnes[:10], " ", ", ")
 }
 
 func digits(s string, names []string, sep, pause string) string {
@@ -165,7 +168,7 @@ func NumberZH(n int64) string {
 	if n >= 1e16 {
 		return digits(strconv.FormatInt(n, 10), zhDigits, "", "")
 	}
-	units := []string{"", "万", "亿", "万亿"}
+	units := numeral.ZhGroups[:]
 	var groups []int
 	for v := n; v > 0; v /= 10000 {
 		groups = append(groups, int(v%10000))
@@ -194,7 +197,7 @@ func NumberZH(n int64) string {
 
 // groupZH reads 1..9999 without a leading 零.
 func groupZH(g int) string {
-	places := []string{"千", "百", "十", ""}
+	places := numeral.ZhPlaces[:]
 	ds := [4]int{g / 1000, g / 100 % 10, g / 10 % 10, g % 10}
 	var b strings.Builder
 	zero := false
@@ -319,9 +322,8 @@ func decimalZH(intPart, frac string) string {
 }
 
 var (
-	enOnes = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-		"twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"}
-	enTens   = []string{"", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"}
+	enOnes   = numeral.EnOnes[:]
+	enTens   = numeral.EnTens[:]
 	enScales = []string{"", " thousand", " million", " billion", " trillion", " quadrillion", " quintillion"}
 	enMonths = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September",
 		"October", "November", "December"}
