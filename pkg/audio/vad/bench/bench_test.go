@@ -162,4 +162,3 @@ func render(conds []condition, cs []contender, scores [][]vadcorpus.Score, per [
 	}
 	return b.String()
 }
-

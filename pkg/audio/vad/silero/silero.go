@@ -206,7 +206,14 @@ func (d *Detector) setRate(rate int) error {
 		return fmt.Errorf("%w: %v", ErrRuntime, err)
 	}
 	d.in = in
-	d.sr.Set(int64(rate))
+	// A new scalar rather than Scalar.Set, which in onnxruntime_go v1.27.0 replaces the Go slice but leaves the
+	// runtime's tensor on the old value.
+	sr, err := ort.NewScalar[int64](int64(rate))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRuntime, err)
+	}
+	d.sr.Destroy()
+	d.sr = sr
 	return nil
 }
 
