@@ -66,6 +66,9 @@ type TurnConfig struct {
 	// HoldGrace is how long a held prompt waits after a loud frame that the VAD has not confirmed as speech
 	// before it carries on; default 100ms. Once the VAD confirms speech, the hold lasts until the speech ends.
 	HoldGrace time.Duration
+	// Detector makes the call's voice activity detector (pkg/audio/vad.Open: energy, webrtc, silero); nil: the
+	// pure-Go audio.NewVAD(VAD).
+	Detector audio.DetectorFactory
 }
 
 func (t TurnConfig) withDefaults() TurnConfig {
@@ -288,7 +291,14 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 
 	frames, readErr := r.frameSource(ctx)
 
-	vad := audio.NewVAD(r.tc.VAD)
+	var vad audio.SpeechDetector = audio.NewVAD(r.tc.VAD)
+	if r.tc.Detector != nil {
+		d, derr := r.tc.Detector()
+		if derr != nil {
+			return r.result(), fmt.Errorf("dialog: voice activity detector: %w", derr)
+		}
+		vad = d
+	}
 	events := r.c.Events()
 	reply := open
 	r.journal(ctx, Turn{Seq: 0, Time: r.now(), Node: r.s.Start, Input: "start", Reply: open.Prompt, NextNode: open.Node})
@@ -395,10 +405,19 @@ var errCalleeGone = errors.New("dialog: callee hung up")
 // voicedDB is how far above the noise floor a frame must be to count as voiced for barge-in timing.
 const voicedDB = 6
 
+// voiced reports whether the last frame counts as voiced for barge-in timing: voicedDB over the energy
+// detector's floor, or another detector's own Voiced.
+func voiced(d audio.SpeechDetector) bool {
+	if v, ok := d.(*audio.VAD); ok {
+		return v.Level() > v.NoiseFloor()+voicedDB
+	}
+	return d.Voiced()
+}
+
 // turn speaks reply.Prompt and listens for the callee's answer. For a final reply (Done) it speaks without
 // barge-in and returns once the audio has played.
 func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.Stream, frames <-chan audio.Frame,
-	readErr func() error, events <-chan call.Event, vad *audio.VAD) (in Input, heard string, bargeIn bool, lat Latency, err error) {
+	readErr func() error, events <-chan call.Event, vad audio.SpeechDetector) (in Input, heard string, bargeIn bool, lat Latency, err error) {
 	listen := reply.Listen
 	bargeAllowed := listen.BargeIn == nil || *listen.BargeIn
 	if reply.Done {
@@ -605,7 +624,7 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 				}
 			}
 			// Voiced frames extend the speech; the VAD's hangover after the last one does not count toward barge-in.
-			if onset >= 0 && vad.Level() > vad.NoiseFloor()+voicedDB {
+			if onset >= 0 && voiced(vad) {
 				lastVoiced = r.pos
 			}
 			// Hold at the first loud frame; carry on when it was not speech after all, or the speech ended without
@@ -684,7 +703,7 @@ func (r *runner) turn(ctx context.Context, reply Reply, pre *speech, stream asr.
 }
 
 // recognize passes f to the recognizer, through the gate when GateASR is set.
-func (r *runner) recognize(stream asr.Stream, f audio.Frame, vad *audio.VAD) error {
+func (r *runner) recognize(stream asr.Stream, f audio.Frame, vad audio.SpeechDetector) error {
 	if r.gate == nil {
 		return stream.Write(f)
 	}
