@@ -1,6 +1,6 @@
 # outcall — build and test. `make test` sets up a fresh Debian machine (as root) and runs every test.
 GO ?= go
-DEB_PACKAGES := redis-server espeak-ng sox pocketsphinx pocketsphinx-en-us libpocketsphinx-dev pkg-config
+DEB_PACKAGES := redis-server espeak-ng sox pocketsphinx pocketsphinx-en-us libpocketsphinx-dev pkg-config flite pocketsphinx-testdata
 TEST_TIMEOUT ?= 20m
 
 .PHONY: test deps vet fmt-check bench quickstart speech-models test-speech vad-bench
@@ -8,7 +8,8 @@ TEST_TIMEOUT ?= 20m
 test: deps fmt-check vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
-# deps installs the Debian packages the tests use (real redis-server, espeak-ng, sox, pocketsphinx) when missing.
+# deps installs the Debian packages the tests use (real redis-server, espeak-ng, sox, pocketsphinx, flite, and
+# pocketsphinx-testdata: human speech for the VAD tests) when missing.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
