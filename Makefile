@@ -46,6 +46,8 @@ ORT_FILE := package/bin/napi-v6/linux/x64/libonnxruntime.so.1
 ORT_SHA256 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 
 speech-models: $(SPEECH_DIR)/silero_vad.onnx $(SPEECH_DIR)/libonnxruntime.so.1
+	@printf '%s  %s\n' $(SILERO_SHA256) '$(SPEECH_DIR)/silero_vad.onnx' $(ORT_SHA256) '$(SPEECH_DIR)/libonnxruntime.so.1' | \
+		sha256sum --quiet -c - || { echo "speech-models: a stored file changed; delete it and run make speech-models again" >&2; exit 1; }
 
 $(SPEECH_DIR)/silero_vad.onnx:
 	@./scripts/npm-file.sh '$(SILERO_NPM)' '$(SILERO_FILE)' '$(SILERO_SHA256)' '$@'
