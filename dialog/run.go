@@ -63,6 +63,9 @@ type TurnConfig struct {
 	// HoldGrace is how long a held prompt waits after a loud frame that the VAD has not confirmed as speech
 	// before it carries on; default 100ms. Once the VAD confirms speech, the hold lasts until the speech ends.
 	HoldGrace time.Duration
+	// Detector makes the call's voice activity detector (pkg/audio/vad.Open: energy, webrtc, silero); nil: the
+	// pure-Go audio.NewVAD(VAD).
+	Detector audio.DetectorFactory
 }
 
 // withDefaults fills the runner's own defaults; the turn-taking thresholds get theirs in turn.Config.
@@ -172,7 +175,7 @@ func mediaCaps(m call.Media) (holder call.Holder, frames <-chan audio.Frame) {
 
 // listen returns the driver of the call's turns: the Media's own frame channel when it has one, else one fed by
 // a reader goroutine that stops with ctx.
-func (r *runner) listen(ctx context.Context) *turn.Driver {
+func (r *runner) listen(ctx context.Context) (*turn.Driver, error) {
 	holder, frames := mediaCaps(r.m)
 	media := turn.Media{Frames: frames, Events: r.c.Events(), Holder: holder, Flush: r.m.Flush, ReadErr: func() error {
 		_, err := r.m.Read(ctx) // the channel is closed: Read says why at once
@@ -181,8 +184,15 @@ func (r *runner) listen(ctx context.Context) *turn.Driver {
 	if frames == nil {
 		media.Frames, media.ReadErr = readFrames(ctx, r.m)
 	}
-	vad := audio.NewVAD(r.tc.VAD)
-	return &turn.Driver{Taker: turn.New(r.tc.taking(holder != nil), vad), Media: media}
+	var vad turn.VAD = audio.NewVAD(r.tc.VAD)
+	if r.tc.Detector != nil {
+		d, err := r.tc.Detector()
+		if err != nil {
+			return nil, fmt.Errorf("dialog: voice activity detector: %w", err)
+		}
+		vad = d
+	}
+	return &turn.Driver{Taker: turn.New(r.tc.taking(holder != nil), vad), Media: media}, nil
 }
 
 // readFrames reads m's frames into a channel until Read fails or ctx ends, and says why it closed.
@@ -276,7 +286,14 @@ func (r *runner) open(ctx context.Context) (Reply, error) {
 		}
 		return Reply{}, ctx.Err()
 	}
-	r.listener = r.listen(ctx)
+	listener, lerr := r.listen(ctx)
+	if lerr != nil {
+		if r.stream != nil {
+			r.stream.Close()
+		}
+		return Reply{}, lerr
+	}
+	r.listener = listener
 	r.journal(ctx, Turn{Seq: 0, Time: r.now(), Node: r.s.Start, Input: "start", Reply: open.Prompt, NextNode: open.Node})
 	r.notify(ctx, open.Notify)
 	if err != nil {

@@ -56,8 +56,22 @@ type VAD interface {
 	Process(f audio.Frame) (audio.VADEvent, bool) // analyse one frame; the speech boundary it completes, if any
 	Speaking() bool                               // inside speech, between a SpeechStart and its SpeechEnd
 	Loud() bool                                   // the last frame may start speech
-	Level() float64                               // the last frame's level, dBFS
-	NoiseFloor() float64                          // the background level, dBFS
+	Voiced() bool                                 // the last frame keeps speech going
+}
+
+// leveled is a VAD that reports levels (the pure-Go *audio.VAD): barge-in timing then counts frames voicedDB
+// above its noise floor, else the detector's own Voiced.
+type leveled interface {
+	Level() float64      // the last frame's level, dBFS
+	NoiseFloor() float64 // the background level, dBFS
+}
+
+// voiced reports whether the last frame counts as voiced for barge-in timing.
+func voiced(v VAD) bool {
+	if l, ok := v.(leveled); ok {
+		return l.Level() > l.NoiseFloor()+voicedDB
+	}
+	return v.Voiced()
 }
 
 var _ VAD = (*audio.VAD)(nil)

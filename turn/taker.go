@@ -197,7 +197,7 @@ func (k *Taker) Frame(f audio.Frame, now time.Time) Action {
 		}
 	}
 	// Voiced frames extend the speech; the VAD's hangover after the last one does not count toward barge-in.
-	if s.onset >= 0 && k.vad.Level() > k.vad.NoiseFloor()+voicedDB {
+	if s.onset >= 0 && voiced(k.vad) {
 		s.lastVoiced = k.pos
 	}
 	k.hold(&a, f.Duration())

@@ -66,6 +66,8 @@ type VAD struct {
 	lastVoice int64         // in speech: sample position of the end of the last frame above Release
 	level     float64       // last frame's level, dB re 1 LSB²
 	loud      bool          // the last frame was loud enough to count toward starting speech
+	voiced    bool          // the last frame was at the Release level
+	prob      float64       // the last frame's speech probability
 
 	// Recent frames before the current run, newest last: how far above the floor each was and its length, so a
 	// confirmed start can reach back over a soft onset.
@@ -77,6 +79,9 @@ type VAD struct {
 // vadLookback is how many frames before a run a start may be moved back over, while they stay at least half the
 // Release level above the floor.
 const vadLookback = 3
+
+// floorMinDB is how far below MinLevel the noise floor can fall.
+const floorMinDB = 10
 
 // warmupFrames is how many first frames set the initial noise floor by plain averaging.
 const warmupFrames = 10
@@ -162,30 +167,38 @@ func (v *VAD) Process(f Frame) (VADEvent, bool) {
 	d := v.dur(int64(len(f.Samples)))
 
 	v.frames++
+	// The noise statistics see a frame no quieter than floorMinDB below MinLevel: digital silence (a muted or idle
+	// line, µ-law zero) would otherwise sink the floor by 60 dB, and the leap from it to the line's own hiss would
+	// widen the deviation so far that no speech would ever count as loud.
+	ef := max(e, v.cfg.MinLevel+fullScaleDB-floorMinDB)
 	if v.frames <= warmupFrames {
 		// Warm-up: the floor is the plain average of the first frames, a fair start in fluctuating noise.
-		v.floor += (e - v.floor) / float64(v.frames)
-		v.dev += (math.Abs(e-v.floor) - v.dev) / float64(v.frames)
+		v.floor += (ef - v.floor) / float64(v.frames)
+		v.dev += (math.Abs(ef-v.floor) - v.dev) / float64(v.frames)
 	}
 	above := e - v.floor
 	audible := e-fullScaleDB >= v.cfg.MinLevel
 	// Thresholds widen with the noise's own fluctuation (babble varies by several dB frame to frame).
-	loud := audible && above >= max(v.cfg.Threshold, 3.5*v.dev)
-	voiced := audible && above >= max(v.cfg.Release, 1.5*v.dev)
-	v.loud = loud
+	thr, rel := max(v.cfg.Threshold, 3.5*v.dev), max(v.cfg.Release, 1.5*v.dev)
+	loud := audible && above >= thr
+	voiced := audible && above >= rel
+	v.loud, v.voiced, v.prob = loud, voiced, 0
+	if audible {
+		v.prob = energyProbability(above, rel, thr)
+	}
 
 	// Noise floor: the running mean level of frames that do not look like speech (pauses inside speech count),
 	// falling a little faster than it rises; frames that look like speech pull it up only very slowly, so a long
 	// utterance does not become the floor but a lasting rise in noise is eventually adopted.
 	switch {
 	case v.frames <= warmupFrames:
-	case e < v.floor:
-		v.floor += 0.1 * (e - v.floor)
+	case ef < v.floor:
+		v.floor += 0.1 * (ef - v.floor)
 	case voiced:
-		v.floor += 0.002 * (e - v.floor)
+		v.floor += 0.002 * (ef - v.floor)
 	default:
-		v.floor += 0.05 * (e - v.floor)
-		v.dev += 0.05 * (math.Abs(e-v.floor) - v.dev)
+		v.floor += 0.05 * (ef - v.floor)
+		v.dev += 0.05 * (math.Abs(ef-v.floor) - v.dev)
 	}
 
 	if !v.speaking {

@@ -105,6 +105,9 @@ func (a App) Run(ctx context.Context, env Env, o Options, stdout, stderr io.Writ
 	if err != nil {
 		return Result{}, err
 	}
+	if env.TTS == "flite" && !strings.HasPrefix(script.Language, "en") {
+		return Result{}, fmt.Errorf("%w: TTS=flite speaks English only and the script's language is %q: use TTS=espeak", ErrConfig, script.Language)
+	}
 	if env.AgentEnd != "" {
 		script.Settings.Transfer.Endpoint = env.AgentEnd
 	}

@@ -12,6 +12,9 @@ import (
 
 	"github.com/outcall/outcall/ari"
 	aridriver "github.com/outcall/outcall/ari/driver"
+	"github.com/outcall/outcall/pkg/audio/vad"
+	"github.com/outcall/outcall/pkg/audio/vad/silero"
+	"github.com/outcall/outcall/pkg/audio/vad/webrtc"
 	"github.com/outcall/outcall/pkg/esl"
 )
 
@@ -38,7 +41,8 @@ type Env struct {
 	AgentEnd     string      // AGENT_ENDPOINT: where transfers to a human go; default: the script's settings.transfer
 	RedisURL     string      // REDIS_URL: Redis for dialog state, journals and the campaign; "": memory
 	ASR          string      // ASR: fake (default), openai, funasr, vosk or sphinx
-	TTS          string      // TTS: fake (default), espeak or openai
+	TTS          string      // TTS: fake (default), espeak, flite (English scripts) or openai
+	VAD          string      // VAD: energy (default, pure Go), webrtc (build tag webrtcvad) or silero (build tag silero, make speech-models)
 	OpenAIKey    string      // OPENAI_API_KEY
 	OpenAIBase   string      // OPENAI_BASE_URL: an OpenAI-compatible server (Ollama, vLLM, a speech server)
 	LLMModel     string      // LLM_MODEL: the model of the scripts' LLM nodes; "": none
@@ -71,7 +75,8 @@ func (e Env) LLMConfigured() bool {
 //	AGENT_ENDPOINT                                where transfers to a human go
 //	REDIS_URL                                     redis://host:6379/0, or a cluster's seed nodes as
 //	                                              redis://host1:6379?addr=host2:6379&addr=host3:6379; default: memory
-//	ASR, TTS                                      fake (default), openai, funasr, vosk, sphinx / fake, espeak, openai
+//	ASR, TTS                                      fake (default), openai, funasr, vosk, sphinx / fake, espeak, flite, openai
+//	VAD                                           energy (default), webrtc (-tags webrtcvad), silero (-tags silero)
 //	OPENAI_API_KEY, OPENAI_BASE_URL, LLM_MODEL    OpenAI-compatible speech and model endpoints
 //	ASR_MODEL, TTS_MODEL, FUNASR_URL, VOSK_URL    provider details
 //
@@ -97,7 +102,7 @@ func fromLookup(get func(string) string) (Env, error) {
 		DialEndpoint: v("DIAL_ENDPOINT"), MediaHost: v("MEDIA_HOST"), RedisURL: v("REDIS_URL"),
 		ARITransport: strings.ToLower(v("ARI_TRANSPORT")), ARIFormat: strings.ToLower(v("ARI_FORMAT")),
 		FSMedia: strings.ToLower(v("FS_MEDIA")), AgentEnd: v("AGENT_ENDPOINT"),
-		ASR: strings.ToLower(v("ASR")), TTS: strings.ToLower(v("TTS")),
+		ASR: strings.ToLower(v("ASR")), TTS: strings.ToLower(v("TTS")), VAD: strings.ToLower(v("VAD")),
 		OpenAIKey: v("OPENAI_API_KEY"), OpenAIBase: v("OPENAI_BASE_URL"), LLMModel: v("LLM_MODEL"),
 		ASRModel: v("ASR_MODEL"), TTSModel: v("TTS_MODEL"), FunASRURL: v("FUNASR_URL"), VoskURL: v("VOSK_URL"),
 	}
@@ -240,13 +245,29 @@ func (e *Env) checkProviders(bad func(string, ...any)) {
 		bad("ASR=%q: want fake, openai, funasr, vosk or sphinx", e.ASR)
 	}
 	switch e.TTS {
-	case "fake", "espeak":
+	case "fake", "espeak", "flite":
 	case "openai":
 		if !openAIReady {
 			bad("TTS=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible local server)")
 		}
 	default:
-		bad("TTS=%q: want fake, espeak or openai", e.TTS)
+		bad("TTS=%q: want fake, espeak, flite or openai", e.TTS)
+	}
+	if e.VAD == "" {
+		e.VAD = vad.Energy
+	}
+	switch e.VAD {
+	case vad.Energy:
+	case vad.WebRTC:
+		if !vad.Built(e.VAD) {
+			bad("VAD=webrtc needs the cgo build: go run -tags %s ... (and libwebrtc-audio-processing-dev)", webrtc.Tag)
+		}
+	case vad.Silero:
+		if !vad.Built(e.VAD) {
+			bad("VAD=silero needs the cgo build: go run -tags %s ... (after make speech-models)", silero.Tag)
+		}
+	default:
+		bad("VAD=%q: want %s", e.VAD, strings.Join(vad.Names(), ", "))
 	}
 	if e.Simulated() && e.ASR != "fake" {
 		// The simulator's scripted callees speak ttstest audio, which only the fake recognizer reads.

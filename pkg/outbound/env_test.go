@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/outcall/outcall/pkg/audio/vad"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -77,6 +79,10 @@ func TestFromEnv(t *testing.T) {
 		{name: "unknown tts and funasr without url", env: map[string]string{"TTS": "azure", "ASR": "funasr", "ARI_URL": "http://a:8088",
 			"DIAL_ENDPOINT": "PJSIP/{number}@t"}, errs: []string{`TTS="azure"`, "FUNASR_URL"}},
 		{name: "model without endpoint", env: map[string]string{"LLM_MODEL": "qwen"}, errs: []string{"LLM_MODEL is set"}},
+		{name: "vad default energy, flite", env: map[string]string{"TTS": "flite"}, sim: true,
+			check: func(e Env) bool { return e.VAD == "energy" && e.TTS == "flite" }},
+		{name: "vad in any case", env: map[string]string{"VAD": " Energy "}, sim: true, check: func(e Env) bool { return e.VAD == "energy" }},
+		{name: "unknown vad", env: map[string]string{"VAD": "cobra"}, errs: []string{`VAD="cobra": want energy, webrtc, silero`}},
 		{name: "espeak and a local model", env: map[string]string{"TTS": "espeak", "LLM_MODEL": "qwen", "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}, sim: true},
 	}
 	for _, tc := range cases {
@@ -136,6 +142,26 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 		_, err := FromEnv()
 		if err == nil || !strings.Contains(err.Error(), "REDIS_URL") || strings.Contains(err.Error(), "s3cret-pw") {
 			t.Errorf("REDIS_URL %s: error %v; want it reported without the password", u, err)
+		}
+	}
+}
+
+func TestFromEnvVADBuild(t *testing.T) {
+	for _, c := range []struct{ name, tag string }{{"webrtc", "webrtcvad"}, {"silero", "silero"}} {
+		_, err := fromLookup(func(k string) string {
+			if k == "VAD" {
+				return c.name
+			}
+			return ""
+		})
+		if vad.Built(c.name) {
+			if err != nil {
+				t.Errorf("VAD=%s built in: %v", c.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "-tags "+c.tag) {
+			t.Errorf("VAD=%s without its tag: %v, want an error naming -tags %s", c.name, err, c.tag)
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/dialog"
+	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/audio/vad"
 	"github.com/outcall/outcall/pkg/call"
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
@@ -35,6 +37,7 @@ type Platform struct {
 	Sim    Simulator // the built-in simulator (Asterisk or FreeSWITCH, as Env.PBX says); nil on a real PBX
 	ASR    asr.Recognizer
 	TTS    tts.Synthesizer
+	VAD    audio.DetectorFactory // the callee's voice activity detector, one per call (Env.VAD)
 	Store  dialog.Store
 	Redis  redis.UniversalClient // nil without REDIS_URL; a cluster client when REDIS_URL names several nodes
 	LLM    dialog.LLM            // nil unless LLM_MODEL is set
@@ -68,6 +71,9 @@ func (p *Platform) open(ctx context.Context) error {
 	}
 	if p.TTS, err = synthesizer(env, log); err != nil {
 		return fmt.Errorf("TTS=%s: %w", env.TTS, err)
+	}
+	if p.VAD, err = vad.Open(env.VAD, vad.Config{}); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if env.LLMModel != "" {
 		if p.LLM, err = dialog.NewOpenAI(dialog.OpenAIConfig{BaseURL: env.OpenAIBase, APIKey: env.OpenAIKey, Model: env.LLMModel}); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/outcall/outcall/asr/vosk"
 	"github.com/outcall/outcall/tts"
 	"github.com/outcall/outcall/tts/espeak"
+	"github.com/outcall/outcall/tts/flite"
 	ttsopenai "github.com/outcall/outcall/tts/openai"
 	"github.com/outcall/outcall/tts/ttstest"
 )
@@ -48,6 +49,8 @@ func synthesizer(env Env, log zerolog.Logger) (tts.Synthesizer, error) {
 	switch env.TTS {
 	case "espeak":
 		return espeak.New(espeak.Config{Logger: &log})
+	case "flite":
+		return flite.New(flite.Config{Logger: &log})
 	case "openai":
 		return ttsopenai.New(ttsopenai.Config{APIKey: env.OpenAIKey, BaseURL: env.OpenAIBase, Model: env.TTSModel, Logger: log})
 	}
@@ -59,7 +62,7 @@ func synthesizer(env Env, log zerolog.Logger) (tts.Synthesizer, error) {
 // server and an OpenAI-compatible recognizer answer GET /models, a WebSocket recognizer accepts a connection.
 func checkProviders(ctx context.Context, env Env, synth tts.Synthesizer, log zerolog.Logger) error {
 	var errs []error
-	if err := checkTTS(ctx, synth); err != nil {
+	if err := checkTTS(ctx, synth, env.TTS); err != nil {
 		errs = append(errs, fmt.Errorf("TTS=%s does not work: %w", env.TTS, err))
 	}
 	base := env.OpenAIBase
@@ -90,11 +93,15 @@ func checkProviders(ctx context.Context, env Env, synth tts.Synthesizer, log zer
 	return errors.Join(errs...)
 }
 
-// checkTTS renders a short prompt and reads its first frame.
-func checkTTS(ctx context.Context, s tts.Synthesizer) error {
+// checkTTS renders a short prompt and reads its first frame: in English for flite, which speaks nothing else.
+func checkTTS(ctx context.Context, s tts.Synthesizer, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	src, err := s.Synthesize(ctx, tts.Request{Text: "您好", Rate: 8000})
+	r := tts.Request{Text: "您好", Rate: 8000}
+	if name == "flite" {
+		r = tts.Request{Text: "Hello", Language: "en", Rate: 8000}
+	}
+	src, err := s.Synthesize(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -302,7 +302,8 @@ func (ru *run) viaRunner(ctx context.Context, camp campaign.Config, d call.Diale
 // converse runs the dialog on a call classified as a person, after ClassifyingHandler.
 func (ru *run) converse(ctx context.Context, c call.Call, a campaign.Attempt) (campaign.CallResult, error) {
 	res, err := dialog.Run(ctx, c, ru.c.Script, dialog.Deps{ASR: ru.p.ASR, TTS: ru.p.TTS, Store: ru.p.Store,
-		Notifier: ru.c.Notifier, LLM: ru.p.LLM, Logger: &ru.p.Log, Vars: scriptVars(a.Contact)})
+		Notifier: ru.c.Notifier, LLM: ru.p.LLM, Logger: &ru.p.Log, Vars: scriptVars(a.Contact),
+		Turn: dialog.TurnConfig{Detector: ru.p.VAD}})
 	outcome := ru.c.Outcome(res)
 	cl, _ := campaign.ClassificationFrom(ctx)
 	ru.update(a.Contact.ID, func(r *Record) {
