@@ -10,7 +10,7 @@
 // or not, test files aside, and fails on any other edge; it has no exceptions list, and a new package must be put on
 // a floor there first.
 //
-//	5  campaign and application   pkg/outbound/outboundtest, examples/*, internal/sectortest
+//	5  campaign and application   pkg/outbound/outboundtest, examples/*, internal/sectortest, internal/faulttest
 //	                              pkg/outbound (environment, platform, run)
 //	                              pkg/campaign, report, pkg/metrics (Prometheus, at the edge)
 //	4  understanding and scripts  dialog (script engine, runtime, JSONStore, RedactingStore)
@@ -21,9 +21,11 @@
 //	                              drivers ari/driver, pkg/esl; providers asr/*, tts/* (fakes asrtest, ttstest too)
 //	                              contracts and clients: ari (REST + events), asr, tts, pkg/store, pkg/secure
 //	2  the call                   pkg/call
-//	1  wire, media and text       pkg/rtp, pkg/audiosocket
+//	1  wire, media and text       voice activity detectors: pkg/audio/vad/... (webrtc, silero), internal/vadcorpus
+//	                              pkg/rtp, pkg/audiosocket
 //	                              pkg/audio, pkg/textnorm, internal/breaker, internal/openaiclient,
 //	                              internal/redistest, tts/ttstest/modem
+//	0  vocabulary                 pkg/nlu/numeral (the one number vocabulary of nlu and textnorm)
 //
 // Adapters live with their consumer: dialog.NewStore puts dialog's types on pkg/store's bytes, dialog.RedactingStore
 // takes pkg/secure's Redact as a func, pkg/campaign counts through its own Metrics interface that pkg/metrics
