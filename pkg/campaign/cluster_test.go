@@ -86,21 +86,10 @@ func TestCampaignOnRedisCluster(t *testing.T) {
 	if n, err := store.Load(ctx, contacts, time.Now()); err != nil || n != len(contacts) {
 		t.Fatalf("Load = %d, %v", n, err)
 	}
-	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
-		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
-			DNC: NewDNC(cl.Client(t), "cluster"), Owner: fmt.Sprintf("proc-%d", i), Slots: 10, Poll: 10 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("runner %d: %v", i, err)
-			}
-		}()
-	}
+	wg := startRunners(t, ctx, 2, func(i int) RunnerConfig {
+		return RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
+			DNC: NewDNC(cl.Client(t), "cluster"), Owner: fmt.Sprintf("proc-%d", i), Slots: 10, Poll: 10 * time.Millisecond}
+	})
 	wg.Wait()
 	st, err := store.Contact(ctx, contacts[0].ID)
 	if err != nil || st.Outcome != "refused:dnc" {
@@ -132,22 +121,11 @@ func TestCampaignSlotMovedMidCampaign(t *testing.T) {
 	if n, err := store.Load(ctx, contacts, time.Now()); err != nil || n != len(contacts) {
 		t.Fatalf("Load = %d, %v", n, err)
 	}
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
+	wg := startRunners(t, ctx, 3, func(i int) RunnerConfig {
+		return RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
 			Owner: fmt.Sprintf("proc-%d", i), Slots: 5, Poll: 10 * time.Millisecond,
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("runner %d: %v", i, err)
-			}
-		}()
-	}
+			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	})
 	slot, err := cl.KeySlot(ctx, store.k.due)
 	if err != nil {
 		t.Fatal(err)
@@ -325,4 +303,25 @@ func TestStaleCallReclaimedFirst(t *testing.T) {
 		t.Fatalf("survivor claimed %s (stale token %d); want %s with stale token %d first", b[0].Contact.ID,
 			b[0].StaleToken, a[0].Contact.ID, a[0].Token)
 	}
+}
+
+// startRunners runs n runners of one campaign until ctx ends, runner i configured by cfg(i); a runner that fails
+// is reported on t. Wait on the returned group.
+func startRunners(t *testing.T, ctx context.Context, n int, cfg func(i int) RunnerConfig) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		r, err := NewRunner(cfg(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				t.Errorf("runner %d: %v", i, err)
+			}
+		}()
+	}
+	return &wg
 }

@@ -146,22 +146,11 @@ func TestRedisFailoverMidCampaign(t *testing.T) {
 	if n, err := store.Load(ctx, contacts, time.Now()); err != nil || n != len(contacts) {
 		t.Fatalf("Load = %d, %v", n, err)
 	}
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
+	wg := startRunners(t, ctx, 3, func(i int) RunnerConfig {
+		return RunnerConfig{Campaign: cfg, Redis: cl.Client(t), Dialer: dialer, Handler: quickHandler,
 			Owner: fmt.Sprintf("proc-%d", i), Slots: 5, Poll: 10 * time.Millisecond,
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("runner %d: %v", i, err)
-			}
-		}()
-	}
+			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	})
 	for {
 		n, err := rdb.XLen(ctx, store.k.results).Result()
 		if err == nil && n >= 60 {
