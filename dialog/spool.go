@@ -139,11 +139,15 @@ func (s *Spool) run() {
 	defer close(s.done)
 	wait := s.cfg.Retry
 	for {
+		var retry <-chan time.Time // nothing held: sleep until a turn is (hold kicks)
+		if s.Held() > 0 {
+			retry = time.After(wait)
+		}
 		select {
 		case <-s.stop:
 			return
 		case <-s.kick:
-		case <-time.After(wait):
+		case <-retry:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := s.Flush(ctx)

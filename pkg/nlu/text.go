@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/outcall/outcall/pkg/nlu/numeral"
 )
 
 // normRune folds a rune for matching: full-width ASCII to half-width, ideographic space to space, letters to lower
@@ -148,17 +150,26 @@ func onlyFillers(t string) bool {
 	return true
 }
 
-// spokenDigit maps a spoken or written single digit (Arabic, Chinese, English word) to its value.
-var spokenDigitZH = map[rune]byte{
-	'0': '0', '1': '1', '2': '2', '3': '3', '4': '4', '5': '5', '6': '6', '7': '7', '8': '8', '9': '9',
-	'零': '0', '〇': '0', '洞': '0', '一': '1', '幺': '1', '二': '2', '两': '2', '三': '3', '四': '4', '五': '5',
-	'六': '6', '七': '7', '拐': '7', '八': '8', '九': '9', '勾': '9',
-}
-
-var spokenDigitEN = map[string]byte{
-	"zero": '0', "oh": '0', "o": '0', "one": '1', "two": '2', "three": '3', "four": '4', "five": '5', "six": '6',
-	"seven": '7', "eight": '8', "nine": '9',
-}
+// spokenDigitZH and spokenDigitEN map a spoken or written single digit (Arabic, Chinese with its phone spellings,
+// an English word, "o" and "oh" for zero) to its ASCII digit; both are built from package numeral's vocabulary.
+var spokenDigitZH, spokenDigitEN = func() (map[rune]byte, map[string]byte) {
+	zh := map[rune]byte{}
+	for d := '0'; d <= '9'; d++ {
+		zh[d] = byte(d)
+	}
+	for _, m := range []map[rune]int{numeral.ZhDigitValue, numeral.ZhPhoneDigitValue} {
+		for r, v := range m {
+			zh[r] = byte('0' + v)
+		}
+	}
+	en := map[string]byte{"o": '0'}
+	for w, v := range numeral.EnValue {
+		if v < 10 {
+			en[w] = byte('0' + v)
+		}
+	}
+	return zh, en
+}()
 
 // IsDigitString reports whether text is a string of digits being read aloud one by one ("1380", "幺三八零",
 // "六 七 八 九", "four five six", "尾号六七八九"), or ends with one of at least three digits ("我的卡号是六二二二") —

@@ -18,6 +18,10 @@ var (
 var ZhDigitValue = map[rune]int{'零': 0, '〇': 0, '一': 1, '幺': 1, '二': 2, '两': 2, '三': 3, '四': 4, '五': 5, '六': 6,
 	'七': 7, '八': 8, '九': 9}
 
+// ZhPhoneDigitValue holds the spellings of single digits used only when reading a number out digit by digit on the
+// phone or radio: 洞 (0), 拐 (7), 勾 (9).
+var ZhPhoneDigitValue = map[rune]int{'洞': 0, '拐': 7, '勾': 9}
+
 // ZhUnitValue is the value of the Chinese place units.
 var ZhUnitValue = map[rune]float64{'十': 10, '百': 100, '千': 1000, '万': 1e4, '亿': 1e8}
 
