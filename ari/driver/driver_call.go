@@ -432,8 +432,8 @@ func hangupReason(c call.Cause) string {
 //
 //	if s, ok := c.Media().(interface{ Stats() ari.MediaStats }); ok { ... }
 type MediaStats struct {
-	Playout audio.StreamStats // the bot's frames through the playout clock: queued, sent on the wire, flushed
-	Jitter  audio.JitterStats // the callee's frames through the receive jitter buffer
+	Playout audio.PlayoutStats // the bot's frames through the playout clock: queued, sent on the wire, flushed
+	Jitter  audio.JitterStats  // the callee's frames through the receive jitter buffer
 }
 
 // Stats returns the call's frame counters.

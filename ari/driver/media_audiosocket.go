@@ -19,7 +19,7 @@ type mediaAudioSocket struct {
 	format audio.Format
 	conn   *audiosocket.Conn
 	rx     *audio.Receiver
-	out    *audio.Stream
+	out    *audio.Playout
 	wq     chan []int16
 	closed atomic.Bool
 	done   chan struct{}
@@ -40,7 +40,7 @@ func newMediaAudioSocket(d *Driver, conn *audiosocket.Conn) (*mediaAudioSocket, 
 		wq:     make(chan []int16, 8),
 		done:   make(chan struct{}),
 	}
-	out, err := d.group.NewStream(audio.StreamConfig{Depth: d.cfg.PlayoutDepth, Value: m})
+	out, err := d.group.NewPlayout(audio.PlayoutConfig{Depth: d.cfg.PlayoutDepth, Value: m})
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -126,7 +126,7 @@ type asSender struct{ log zerolog.Logger }
 // SendBatch implements audio.BatchSender.
 func (s *asSender) SendBatch(_ time.Time, out []audio.Outgoing) {
 	for _, o := range out {
-		m, ok := o.Stream.Value().(*mediaAudioSocket)
+		m, ok := o.Playout.Value().(*mediaAudioSocket)
 		if !ok || m.closed.Load() {
 			continue
 		}

@@ -20,8 +20,8 @@ type mediaRTP struct {
 	format audio.Format
 	pt     uint8
 	rx     *audio.Receiver
-	stream *rtp.Stream
-	out    *audio.Stream
+	stream *rtp.Peer
+	out    *audio.Playout
 	closed atomic.Bool
 
 	pcm []int16 // decode scratch, owned by the transport's reader goroutine
@@ -48,7 +48,7 @@ func newMediaRTP(d *Driver, remote netip.AddrPort) (*mediaRTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := d.group.NewStream(audio.StreamConfig{Depth: d.cfg.PlayoutDepth, Value: m})
+	out, err := d.group.NewPlayout(audio.PlayoutConfig{Depth: d.cfg.PlayoutDepth, Value: m})
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -95,7 +95,7 @@ func (m *mediaRTP) close(err error) {
 }
 
 // writeFrames queues f on out in 20 ms frames of format (the last padded with silence).
-func writeFrames(ctx context.Context, format audio.Format, out *audio.Stream, f audio.Frame) error {
+func writeFrames(ctx context.Context, format audio.Format, out *audio.Playout, f audio.Frame) error {
 	if f.Rate != format.Rate {
 		return fmt.Errorf("%w: frame at %d Hz, media at %d Hz", ErrMediaFormat, f.Rate, format.Rate)
 	}
@@ -110,7 +110,7 @@ func writeFrames(ctx context.Context, format audio.Format, out *audio.Stream, f 
 		}
 		s = s[min(n, len(s)):]
 		if err := out.Write(ctx, audio.Frame{Rate: format.Rate, Samples: chunk}); err != nil {
-			if errors.Is(err, audio.ErrStreamClosed) || errors.Is(err, audio.ErrClockStopped) {
+			if errors.Is(err, audio.ErrPlayoutClosed) || errors.Is(err, audio.ErrClockStopped) {
 				return fmt.Errorf("ari: media write: %w", call.ErrHungUp)
 			}
 			return err
@@ -137,7 +137,7 @@ func (s *rtpSender) SendBatch(tick time.Time, out []audio.Outgoing) {
 	arena := s.arena[:0]
 	s.pkts = s.pkts[:0]
 	for _, o := range out {
-		m, ok := o.Stream.Value().(*mediaRTP)
+		m, ok := o.Playout.Value().(*mediaRTP)
 		if !ok || m.closed.Load() {
 			continue
 		}
@@ -157,7 +157,7 @@ func (s *rtpSender) SendBatch(tick time.Time, out []audio.Outgoing) {
 		}
 		start := len(arena)
 		arena = m.seq.Append(arena, s.enc, len(o.Frame.Samples))
-		s.pkts = append(s.pkts, rtp.Outgoing{Stream: m.stream, Data: arena[start:len(arena):len(arena)]})
+		s.pkts = append(s.pkts, rtp.Outgoing{Peer: m.stream, Data: arena[start:len(arena):len(arena)]})
 	}
 	if len(s.pkts) > 0 {
 		_, _ = s.t.SendBatch(s.pkts) // errors are counted by the transport

@@ -57,7 +57,7 @@ type mediaWebSocket struct {
 	c          *ariCall
 
 	rx       *audio.Receiver
-	out      *audio.Stream
+	out      *audio.Playout
 	wq       chan wsFrame
 	flushReq chan struct{}
 	xonCh    chan struct{}
@@ -159,7 +159,7 @@ func newMediaWebSocketConn(d *Driver, c *ariCall, conn *websocket.Conn, start ws
 		_ = conn.CloseNow()
 		return nil, fmt.Errorf("%w: optimal_frame_size %d for %s", ErrWebSocketControl, m.frameBytes, start.Format)
 	}
-	out, err := d.group.NewStream(audio.StreamConfig{Depth: d.cfg.PlayoutDepth, Value: m})
+	out, err := d.group.NewPlayout(audio.PlayoutConfig{Depth: d.cfg.PlayoutDepth, Value: m})
 	if err != nil {
 		_ = conn.CloseNow()
 		return nil, err
@@ -480,7 +480,7 @@ type wsSender struct{}
 // SendBatch implements audio.BatchSender.
 func (wsSender) SendBatch(_ time.Time, out []audio.Outgoing) {
 	for _, o := range out {
-		m, ok := o.Stream.Value().(*mediaWebSocket)
+		m, ok := o.Playout.Value().(*mediaWebSocket)
 		if !ok || m.closed.Load() {
 			continue
 		}

@@ -138,7 +138,7 @@ func benchClock(b *testing.B, streams, groups int, udp bool) {
 	frame := Frame{Rate: 8000, Samples: sine(8000, 440, 8000, 160)}
 	var wg sync.WaitGroup
 	for i := range streams {
-		s, _ := gs[i%groups].NewStream(StreamConfig{Depth: 5})
+		s, _ := gs[i%groups].NewPlayout(PlayoutConfig{Depth: 5})
 		wg.Go(func() {
 			for s.Write(ctx, frame) == nil {
 			}

@@ -20,8 +20,8 @@ type BatchSender interface {
 
 // Outgoing is one stream's frame due on a tick.
 type Outgoing struct {
-	Stream *Stream
-	Frame  Frame
+	Playout *Playout
+	Frame   Frame
 }
 
 // ClockConfig configures a playout clock.
@@ -31,15 +31,15 @@ type ClockConfig struct {
 	Logger     zerolog.Logger // default: zerolog.Nop()
 }
 
-// StreamConfig configures one stream of a playout clock.
-type StreamConfig struct {
+// PlayoutConfig configures one stream of a playout clock.
+type PlayoutConfig struct {
 	Depth int // frames queued before Write blocks; default: 10 (200 ms)
 	Value any // opaque value for the BatchSender, such as the call's RTP session; default: nil
 }
 
 // Clock is the one shared playout clock: a single goroutine (Run) that, every Period, hands each group's due
 // frames to the group's BatchSender. Tick N is scheduled at start + N×Period on the monotonic clock, so lateness
-// never accumulates into drift. Create streams with NewGroup and Group.NewStream.
+// never accumulates into drift. Create streams with NewGroup and Group.NewPlayout.
 type Clock struct {
 	cfg ClockConfig
 	src clockSource
@@ -159,7 +159,7 @@ func (c *Clock) tick(sched time.Time, active []*Group) []*Group {
 		g.out = g.out[:0]
 		for _, s := range g.streams {
 			if f, ok := s.pop(); ok {
-				g.out = append(g.out, Outgoing{Stream: s, Frame: f})
+				g.out = append(g.out, Outgoing{Playout: s, Frame: f})
 			}
 		}
 		g.mu.Unlock()
@@ -208,7 +208,7 @@ type Group struct {
 	out    []Outgoing // reused per tick; owned by the clock goroutine
 
 	mu      sync.Mutex
-	streams []*Stream
+	streams []*Playout
 	closed  bool
 }
 
@@ -244,25 +244,25 @@ func (g *Group) Close() {
 	}
 }
 
-// NewStream adds a stream (one call's outgoing audio) to the group.
-func (g *Group) NewStream(cfg StreamConfig) (*Stream, error) {
+// NewPlayout adds a stream (one call's outgoing audio) to the group.
+func (g *Group) NewPlayout(cfg PlayoutConfig) (*Playout, error) {
 	if cfg.Depth <= 0 {
 		cfg.Depth = 10
 	}
-	s := &Stream{g: g, value: cfg.Value, q: make([]Frame, cfg.Depth), space: make(chan struct{}, 1),
+	s := &Playout{g: g, value: cfg.Value, q: make([]Frame, cfg.Depth), space: make(chan struct{}, 1),
 		done: make(chan struct{})}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return nil, fmt.Errorf("new stream: group closed: %w", ErrStreamClosed)
+		return nil, fmt.Errorf("new stream: group closed: %w", ErrPlayoutClosed)
 	}
 	g.streams = append(g.streams, s)
 	return s, nil
 }
 
-// Stream is one call's outgoing audio on a playout clock: a bounded queue the clock drains one frame per tick.
+// Playout is one call's outgoing audio on a playout clock: a bounded queue the clock drains one frame per tick.
 // It implements Sink.
-type Stream struct {
+type Playout struct {
 	g     *Group
 	value any
 	done  chan struct{}
@@ -281,18 +281,18 @@ type Stream struct {
 	emitted atomic.Int64 // nanoseconds of audio handed to the sender since the last Flush
 }
 
-var _ Sink = (*Stream)(nil)
+var _ Sink = (*Playout)(nil)
 
-// Value returns StreamConfig.Value.
-func (s *Stream) Value() any { return s.value }
+// Value returns PlayoutConfig.Value.
+func (s *Playout) Value() any { return s.value }
 
-// Write queues f for playout, blocking while the queue is full. It returns ctx.Err(), ErrStreamClosed or
+// Write queues f for playout, blocking while the queue is full. It returns ctx.Err(), ErrPlayoutClosed or
 // ErrClockStopped (wrapped) when the frame cannot be queued. The stream takes ownership of f.Samples.
-func (s *Stream) Write(ctx context.Context, f Frame) error {
+func (s *Playout) Write(ctx context.Context, f Frame) error {
 	for {
 		select {
 		case <-s.done:
-			return fmt.Errorf("write: %w", ErrStreamClosed)
+			return fmt.Errorf("write: %w", ErrPlayoutClosed)
 		case <-s.g.c.stopped:
 			return fmt.Errorf("write: %w", ErrClockStopped)
 		default:
@@ -310,7 +310,7 @@ func (s *Stream) Write(ctx context.Context, f Frame) error {
 		select {
 		case <-s.space:
 		case <-s.done:
-			return fmt.Errorf("write: %w", ErrStreamClosed)
+			return fmt.Errorf("write: %w", ErrPlayoutClosed)
 		case <-s.g.c.stopped:
 			return fmt.Errorf("write: %w", ErrClockStopped)
 		case <-ctx.Done():
@@ -321,7 +321,7 @@ func (s *Stream) Write(ctx context.Context, f Frame) error {
 
 // pop takes the next frame for the clock. A blocked writer is woken only once the queue is half empty, so the
 // clock does not wake every producer on every tick.
-func (s *Stream) pop() (Frame, bool) {
+func (s *Playout) pop() (Frame, bool) {
 	s.mu.Lock()
 	if s.n == 0 || s.held {
 		s.mu.Unlock()
@@ -350,7 +350,7 @@ func (s *Stream) pop() (Frame, bool) {
 // Flush drops every queued frame (barge-in) and returns how much audio the clock handed to the sender since the
 // previous Flush, that is, what the callee actually got. Stop the producer before flushing: a Write blocked on a
 // full queue completes into the emptied queue.
-func (s *Stream) Flush() time.Duration {
+func (s *Playout) Flush() time.Duration {
 	s.mu.Lock()
 	dropped := s.n
 	for i := range s.n {
@@ -374,29 +374,29 @@ func (s *Stream) Flush() time.Duration {
 // same frame after Release: the bot falls silent within one tick the moment the callee may be interrupting it,
 // and carries on with nothing lost if it was only a cough or a backchannel. Writes still queue (and block when the
 // queue is full). Flush drops the held frames; Flush does not release the hold.
-func (s *Stream) Hold() {
+func (s *Playout) Hold() {
 	s.mu.Lock()
 	s.held = true
 	s.mu.Unlock()
 }
 
 // Release resumes sending after Hold, starting with the oldest queued frame on the next tick.
-func (s *Stream) Release() {
+func (s *Playout) Release() {
 	s.mu.Lock()
 	s.held = false
 	s.mu.Unlock()
 }
 
 // Held reports whether the stream is on Hold.
-func (s *Stream) Held() bool {
+func (s *Playout) Held() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.held
 }
 
 // Close removes the stream from its clock (at hang-up) and drops what is queued. Further Writes fail with
-// ErrStreamClosed. Close is idempotent.
-func (s *Stream) Close() {
+// ErrPlayoutClosed. Close is idempotent.
+func (s *Playout) Close() {
 	g := s.g
 	g.mu.Lock()
 	for i, x := range g.streams {
@@ -413,13 +413,13 @@ func (s *Stream) Close() {
 	s.Flush()
 }
 
-func (s *Stream) markClosed() { s.once.Do(func() { close(s.done) }) }
+func (s *Playout) markClosed() { s.once.Do(func() { close(s.done) }) }
 
 // Done is closed when the stream is closed.
-func (s *Stream) Done() <-chan struct{} { return s.done }
+func (s *Playout) Done() <-chan struct{} { return s.done }
 
-// StreamStats counts a stream's frames.
-type StreamStats struct {
+// PlayoutStats counts a stream's frames.
+type PlayoutStats struct {
 	Queued  uint64 // frames accepted by Write
 	Sent    uint64 // frames handed to the sender
 	Dropped uint64 // frames discarded by Flush or Close
@@ -427,11 +427,11 @@ type StreamStats struct {
 }
 
 // Stats returns the stream's frame counters.
-func (s *Stream) Stats() StreamStats {
+func (s *Playout) Stats() PlayoutStats {
 	s.mu.Lock()
 	n := s.n
 	s.mu.Unlock()
-	return StreamStats{Queued: s.queued.Load(), Sent: s.sent.Load(), Dropped: s.dropped.Load(), Pending: n}
+	return PlayoutStats{Queued: s.queued.Load(), Sent: s.sent.Load(), Dropped: s.dropped.Load(), Pending: n}
 }
 
 // clockSource is the time base of a Clock; tests substitute a simulated one.

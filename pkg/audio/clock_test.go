@@ -107,7 +107,7 @@ func TestClockNoDriftSimulated(t *testing.T) {
 	defer cancel()
 	rs := &recordSender{now: fc.Now}
 	g := c.NewGroup(rs)
-	s, err := g.NewStream(StreamConfig{Depth: 4})
+	s, err := g.NewPlayout(PlayoutConfig{Depth: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestClockStallSkips(t *testing.T) {
 	defer cancel()
 	rs := &recordSender{now: fc.Now}
 	g := c.NewGroup(rs)
-	s, _ := g.NewStream(StreamConfig{Depth: 1})
+	s, _ := g.NewPlayout(PlayoutConfig{Depth: 1})
 	n := 0
 	s.Write(ctx, frameN(n))
 	rs.onBatch = func([]Outgoing) {
@@ -212,7 +212,7 @@ func TestClockRealTimeDrift(t *testing.T) {
 	defer cancel()
 	rs := &recordSender{now: time.Now}
 	g := c.NewGroup(rs)
-	s, _ := g.NewStream(StreamConfig{Depth: 2})
+	s, _ := g.NewPlayout(PlayoutConfig{Depth: 2})
 	next := 0
 	for ; next < 2; next++ {
 		s.Write(ctx, frameN(next))
@@ -256,15 +256,15 @@ func TestClockRealTimeDrift(t *testing.T) {
 	}
 }
 
-func TestStreamFlushAndStats(t *testing.T) {
+func TestPlayoutFlushAndStats(t *testing.T) {
 	fc := &fakeClock{now: time.Unix(0, 0), gate: make(chan struct{})}
 	c := NewClock(ClockConfig{})
 	c.src = fc
 	ctx, cancel := context.WithCancel(context.Background())
 	rs := &recordSender{now: fc.Now}
 	g := c.NewGroup(rs)
-	s, _ := g.NewStream(StreamConfig{Depth: 10})
-	idle, _ := g.NewStream(StreamConfig{}) // never written: must never appear in a batch
+	s, _ := g.NewPlayout(PlayoutConfig{Depth: 10})
+	idle, _ := g.NewPlayout(PlayoutConfig{}) // never written: must never appear in a batch
 	for i := range 10 {
 		if err := s.Write(ctx, frameN(i)); err != nil {
 			t.Fatal(err)
@@ -306,10 +306,10 @@ func TestStreamFlushAndStats(t *testing.T) {
 	}
 }
 
-func TestStreamWriteBlocksAndClose(t *testing.T) {
+func TestPlayoutWriteBlocksAndClose(t *testing.T) {
 	c := NewClock(ClockConfig{})
 	g := c.NewGroup(&recordSender{now: time.Now})
-	s, _ := g.NewStream(StreamConfig{Depth: 2})
+	s, _ := g.NewPlayout(PlayoutConfig{Depth: 2})
 	ctx := context.Background()
 	s.Write(ctx, frameN(0))
 	s.Write(ctx, frameN(1))
@@ -322,10 +322,10 @@ func TestStreamWriteBlocksAndClose(t *testing.T) {
 	go func() { blocked <- s.Write(ctx, frameN(3)) }()
 	time.Sleep(5 * time.Millisecond)
 	s.Close()
-	if err := <-blocked; err != nil && !errors.Is(err, ErrStreamClosed) {
+	if err := <-blocked; err != nil && !errors.Is(err, ErrPlayoutClosed) {
 		t.Fatalf("blocked Write after Close = %v", err)
 	}
-	if err := s.Write(ctx, frameN(4)); !errors.Is(err, ErrStreamClosed) {
+	if err := s.Write(ctx, frameN(4)); !errors.Is(err, ErrPlayoutClosed) {
 		t.Fatalf("Write after Close = %v", err)
 	}
 	g.mu.Lock()
@@ -335,8 +335,8 @@ func TestStreamWriteBlocksAndClose(t *testing.T) {
 		t.Fatalf("closed stream still registered (%d)", n)
 	}
 	g.Close()
-	if _, err := g.NewStream(StreamConfig{}); !errors.Is(err, ErrStreamClosed) {
-		t.Fatalf("NewStream on closed group = %v", err)
+	if _, err := g.NewPlayout(PlayoutConfig{}); !errors.Is(err, ErrPlayoutClosed) {
+		t.Fatalf("NewPlayout on closed group = %v", err)
 	}
 	if err := c.Run(canceledCtx()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run on canceled ctx = %v", err)
@@ -355,15 +355,15 @@ func TestClockManyStreamsNoLeak(t *testing.T) {
 	var sent sync.Map
 	sender := senderFunc(func(_ time.Time, out []Outgoing) {
 		for _, o := range out {
-			v, _ := sent.LoadOrStore(o.Stream, new(int))
+			v, _ := sent.LoadOrStore(o.Playout, new(int))
 			*(v.(*int))++ // only the clock goroutine writes
 		}
 	})
 	groups := []*Group{c.NewGroup(sender), c.NewGroup(sender)}
 	var wg sync.WaitGroup
-	var streams []*Stream
+	var streams []*Playout
 	for i := range 200 {
-		s, _ := groups[i%2].NewStream(StreamConfig{Depth: 3})
+		s, _ := groups[i%2].NewPlayout(PlayoutConfig{Depth: 3})
 		streams = append(streams, s)
 		wg.Go(func() {
 			for n := 0; ; n++ {
@@ -411,7 +411,7 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestStreamHoldRelease(t *testing.T) {
+func TestPlayoutHoldRelease(t *testing.T) {
 	fc := &fakeClock{now: time.Unix(0, 0), gate: make(chan struct{})}
 	c := NewClock(ClockConfig{})
 	c.src = fc
@@ -419,7 +419,7 @@ func TestStreamHoldRelease(t *testing.T) {
 	defer cancel()
 	rs := &recordSender{now: fc.Now}
 	g := c.NewGroup(rs)
-	s, _ := g.NewStream(StreamConfig{Depth: 10})
+	s, _ := g.NewPlayout(PlayoutConfig{Depth: 10})
 	for i := range 6 {
 		if err := s.Write(ctx, frameN(i)); err != nil {
 			t.Fatal(err)

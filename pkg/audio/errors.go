@@ -4,9 +4,9 @@ import "errors"
 
 // Sentinel errors. Functions wrap them with %w and the values that explain the failure; test with errors.Is.
 var (
-	// ErrStreamClosed is returned by Stream.Write after the stream was closed (the call hung up).
-	ErrStreamClosed = errors.New("audio: playout stream closed")
-	// ErrClockStopped is returned by Stream.Write once the playout clock has stopped.
+	// ErrPlayoutClosed is returned by Playout.Write after the stream was closed (the call hung up).
+	ErrPlayoutClosed = errors.New("audio: playout stream closed")
+	// ErrClockStopped is returned by Playout.Write once the playout clock has stopped.
 	ErrClockStopped = errors.New("audio: playout clock stopped")
 	// ErrClockRunning is returned by Clock.Run when the clock is already running.
 	ErrClockRunning = errors.New("audio: playout clock already running")

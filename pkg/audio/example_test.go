@@ -28,7 +28,7 @@ func ExampleClock() {
 
 	sender := printSender{sent: make(chan int, 10)}
 	group := clock.NewGroup(sender) // e.g. one UDP socket
-	stream, _ := group.NewStream(audio.StreamConfig{})
+	stream, _ := group.NewPlayout(audio.PlayoutConfig{})
 	defer stream.Close()
 
 	for range 3 {

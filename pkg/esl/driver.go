@@ -511,7 +511,7 @@ func (d *Driver) newMedia(id string) *media {
 		m.bc = newBroadcast(m)
 		d.wg.Add(1)
 		go m.bc.run()
-	} else if st, err := d.group.NewStream(audio.StreamConfig{Value: m}); err == nil {
+	} else if st, err := d.group.NewPlayout(audio.PlayoutConfig{Value: m}); err == nil {
 		m.stream = st
 	}
 	d.mu.Lock()
@@ -535,7 +535,7 @@ func (d *Driver) dropMedia(id string) {
 func (d *Driver) SendBatch(_ time.Time, out []audio.Outgoing) {
 	var batch []unicastOut
 	for _, o := range out {
-		m, ok := o.Stream.Value().(*media)
+		m, ok := o.Playout.Value().(*media)
 		if !ok {
 			continue
 		}

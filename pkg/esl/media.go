@@ -24,7 +24,7 @@ type media struct {
 	format audio.Format
 	mode   MediaMode
 	rx     *audio.Receiver // the callee's frames, paced
-	stream *audio.Stream   // MediaUnicast, MediaStream; nil in MediaBroadcast mode
+	stream *audio.Playout  // MediaUnicast, MediaStream; nil in MediaBroadcast mode
 	bc     *broadcast      // MediaBroadcast; nil otherwise
 
 	uc        *unicastLeg // MediaUnicast, once started
@@ -225,15 +225,15 @@ func (m *media) readLoop(ctx context.Context, ws *websocket.Conn) {
 //
 //	if s, ok := c.Media().(interface{ Stats() esl.MediaStats }); ok { ... }
 type MediaStats struct {
-	InDropped  uint64            // callee frames dropped because the consumer fell more than a second behind
-	Jitter     audio.JitterStats // the callee's frames through the receive jitter buffer
-	OutDropped uint64            // bot frames dropped because the WebSocket writer fell behind
-	Datagrams  uint64            // MediaUnicast: datagrams received from FreeSWITCH
-	CNG        uint64            // MediaUnicast: of which comfort-noise filler (0xFF bytes), heard as silence
-	Playout    audio.StreamStats // MediaUnicast, MediaStream: the playout-clock stream: frames queued, sent, flushed
-	Broadcasts uint64            // MediaBroadcast: segments played with uuid_broadcast
-	Breaks     uint64            // MediaBroadcast: uuid_break commands sent by Flush
-	Fetches    uint64            // MediaBroadcast: segment downloads served to FreeSWITCH
+	InDropped  uint64             // callee frames dropped because the consumer fell more than a second behind
+	Jitter     audio.JitterStats  // the callee's frames through the receive jitter buffer
+	OutDropped uint64             // bot frames dropped because the WebSocket writer fell behind
+	Datagrams  uint64             // MediaUnicast: datagrams received from FreeSWITCH
+	CNG        uint64             // MediaUnicast: of which comfort-noise filler (0xFF bytes), heard as silence
+	Playout    audio.PlayoutStats // MediaUnicast, MediaStream: the playout-clock stream: frames queued, sent, flushed
+	Broadcasts uint64             // MediaBroadcast: segments played with uuid_broadcast
+	Breaks     uint64             // MediaBroadcast: uuid_break commands sent by Flush
+	Fetches    uint64             // MediaBroadcast: segment downloads served to FreeSWITCH
 }
 
 // Stats returns the call's frame counters.

@@ -16,8 +16,8 @@ var (
 	ErrTooManyCSRC = errors.New("rtp: more than 15 CSRC")
 	// ErrExtensionSize reports an extension payload whose length is not a multiple of 4 or exceeds 65535 words.
 	ErrExtensionSize = errors.New("rtp: invalid extension size")
-	// ErrClosed reports use of a closed Transport or Stream.
+	// ErrClosed reports use of a closed Transport or Peer.
 	ErrClosed = errors.New("rtp: closed")
-	// ErrDuplicateStream reports a second registration for the same remote address.
-	ErrDuplicateStream = errors.New("rtp: remote address already registered")
+	// ErrDuplicatePeer reports a second registration for the same remote address.
+	ErrDuplicatePeer = errors.New("rtp: remote address already registered")
 )

@@ -31,7 +31,7 @@ func ExampleListen() {
 
 	seq := rtp.NewSequencer(0) // PCMU
 	pkt := seq.Append(nil, make([]byte, 160), 160)
-	if _, err := tr.SendBatch([]rtp.Outgoing{{Stream: stream, Data: pkt}}); err != nil {
+	if _, err := tr.SendBatch([]rtp.Outgoing{{Peer: stream, Data: pkt}}); err != nil {
 		panic(err)
 	}
 	buf := make([]byte, 1500)

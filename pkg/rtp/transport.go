@@ -29,10 +29,10 @@ type TransportConfig struct {
 
 // Handler receives one stream's packets on the transport's reader goroutine. The packet and its payload are valid
 // only during the call, so a handler copies or decodes what it keeps. It must not block, and must not call
-// Register or Stream.Close.
+// Register or Peer.Close.
 type Handler func(p *Packet)
 
-// Stats counts what a Transport (or one Stream) carried and dropped.
+// Stats counts what a Transport (or one Peer) carried and dropped.
 type Stats struct {
 	Received      uint64 // datagrams read from the socket
 	Delivered     uint64 // packets handed to a stream's Handler
@@ -44,7 +44,7 @@ type Stats struct {
 }
 
 // Transport is ONE UDP socket carrying the RTP of many calls. Incoming packets are read in batches (recvmmsg) and
-// handed to the Stream registered for their source address; outgoing packets of many streams go out in one batch
+// handed to the Peer registered for their source address; outgoing packets of many streams go out in one batch
 // (sendmmsg). Packets from unknown addresses or with the wrong payload type are counted and dropped.
 type Transport struct {
 	conn  *net.UDPConn
@@ -54,7 +54,7 @@ type Transport struct {
 	size  int
 
 	mu      sync.RWMutex
-	streams map[netip.AddrPort]*Stream
+	streams map[netip.AddrPort]*Peer
 	closed  bool
 
 	wmu sync.Mutex
@@ -111,7 +111,7 @@ func Listen(cfg TransportConfig) (*Transport, error) {
 		log:     cfg.Logger,
 		local:   netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
 		size:    cfg.BatchSize,
-		streams: make(map[netip.AddrPort]*Stream),
+		streams: make(map[netip.AddrPort]*Peer),
 		out:     make([]ipv4.Message, cfg.BatchSize),
 		done:    make(chan struct{}),
 	}
@@ -130,9 +130,9 @@ func Listen(cfg TransportConfig) (*Transport, error) {
 // LocalAddr is the socket's address: what to give the PBX as ExternalMedia's external_host.
 func (t *Transport) LocalAddr() netip.AddrPort { return t.local }
 
-// Register routes packets from remote with payload type pt to h, and returns the Stream used to send to remote.
+// Register routes packets from remote with payload type pt to h, and returns the Peer used to send to remote.
 // A remote with an unspecified IP (0.0.0.0 or ::) matches any source with that port.
-func (t *Transport) Register(remote netip.AddrPort, pt uint8, h Handler) (*Stream, error) {
+func (t *Transport) Register(remote netip.AddrPort, pt uint8, h Handler) (*Peer, error) {
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	if !remote.IsValid() || remote.Port() == 0 {
 		return nil, fmt.Errorf("rtp: register: invalid remote address %v", remote)
@@ -140,21 +140,21 @@ func (t *Transport) Register(remote netip.AddrPort, pt uint8, h Handler) (*Strea
 	if pt > 127 {
 		return nil, fmt.Errorf("rtp: register %v: payload type %d out of range", remote, pt)
 	}
-	s := &Stream{t: t, remote: remote, pt: pt, h: h, addr: net.UDPAddrFromAddrPort(remote)}
+	s := &Peer{t: t, remote: remote, pt: pt, h: h, addr: net.UDPAddrFromAddrPort(remote)}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return nil, fmt.Errorf("rtp: register %v: %w", remote, ErrClosed)
 	}
 	if _, dup := t.streams[remote]; dup {
-		return nil, fmt.Errorf("rtp: register %v: %w", remote, ErrDuplicateStream)
+		return nil, fmt.Errorf("rtp: register %v: %w", remote, ErrDuplicatePeer)
 	}
 	t.streams[remote] = s
 	return s, nil
 }
 
 // Streams returns how many streams are registered.
-func (t *Transport) Streams() int {
+func (t *Transport) Peers() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return len(t.streams)
@@ -193,8 +193,8 @@ func (t *Transport) Close() error {
 
 // Outgoing is one datagram for SendBatch.
 type Outgoing struct {
-	Stream *Stream // where it goes
-	Data   []byte  // a whole RTP packet
+	Peer *Peer  // where it goes
+	Data []byte // a whole RTP packet
 }
 
 // SendBatch writes the packets in as few sendmmsg calls as the batch size allows. Packets of closed streams are
@@ -208,11 +208,11 @@ func (t *Transport) SendBatch(pkts []Outgoing) (int, error) {
 		for len(pkts) > 0 && k < len(t.out) {
 			p := pkts[0]
 			pkts = pkts[1:]
-			if p.Stream == nil || p.Stream.closed.Load() {
+			if p.Peer == nil || p.Peer.closed.Load() {
 				continue
 			}
 			t.out[k].Buffers[0] = p.Data
-			t.out[k].Addr = p.Stream.addr
+			t.out[k].Addr = p.Peer.addr
 			k++
 		}
 		for off := 0; off < k; {
@@ -267,7 +267,7 @@ func (t *Transport) readLoop() {
 	}
 }
 
-// dispatch routes one datagram; the caller holds t.mu for reading, so Stream.Close waits for in-flight handlers.
+// dispatch routes one datagram; the caller holds t.mu for reading, so Peer.Close waits for in-flight handlers.
 func (t *Transport) dispatch(m *ipv4.Message, pkt *Packet) {
 	ua, ok := m.Addr.(*net.UDPAddr)
 	if !ok {
@@ -315,8 +315,8 @@ func unspecified(a netip.Addr) netip.Addr {
 	return netip.IPv6Unspecified()
 }
 
-// Stream is one remote RTP endpoint on a Transport.
-type Stream struct {
+// Peer is one remote RTP endpoint on a Transport.
+type Peer struct {
 	t      *Transport
 	remote netip.AddrPort
 	pt     uint8
@@ -328,18 +328,18 @@ type Stream struct {
 }
 
 // Remote is the address packets come from and go to.
-func (s *Stream) Remote() netip.AddrPort { return s.remote }
+func (s *Peer) Remote() netip.AddrPort { return s.remote }
 
 // PayloadType is the payload type the stream accepts.
-func (s *Stream) PayloadType() uint8 { return s.pt }
+func (s *Peer) PayloadType() uint8 { return s.pt }
 
 // Stats returns the stream's own counters (Delivered, Malformed, WrongPayload).
-func (s *Stream) Stats() Stats {
+func (s *Peer) Stats() Stats {
 	return Stats{Delivered: s.received.Load(), Malformed: s.malformed.Load(), WrongPayload: s.wrongPT.Load()}
 }
 
 // Send writes one packet to the stream's remote address at once (outside any batch).
-func (s *Stream) Send(pkt []byte) error {
+func (s *Peer) Send(pkt []byte) error {
 	if s.closed.Load() {
 		return fmt.Errorf("rtp: send to %v: %w", s.remote, ErrClosed)
 	}
@@ -352,7 +352,7 @@ func (s *Stream) Send(pkt []byte) error {
 }
 
 // Close unregisters the stream. When it returns the Handler is not running and will not be called again.
-func (s *Stream) Close() error {
+func (s *Peer) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}

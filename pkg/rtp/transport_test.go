@@ -86,7 +86,7 @@ func TestTransportDemux(t *testing.T) {
 	if _, err := tr.Register(peerAddr(b), 118, cb.handle); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Register(peerAddr(b), 118, cb.handle); !errors.Is(err, ErrDuplicateStream) {
+	if _, err := tr.Register(peerAddr(b), 118, cb.handle); !errors.Is(err, ErrDuplicatePeer) {
 		t.Fatalf("duplicate register: %v", err)
 	}
 	dst := net.UDPAddrFromAddrPort(tr.LocalAddr())
@@ -146,7 +146,7 @@ func TestTransportSendBatch(t *testing.T) {
 		}
 		q := NewSequencer(0)
 		for range perPeer {
-			out = append(out, Outgoing{Stream: s, Data: q.Append(nil, []byte{byte(i)}, 160)})
+			out = append(out, Outgoing{Peer: s, Data: q.Append(nil, []byte{byte(i)}, 160)})
 		}
 	}
 	n, err := tr.SendBatch(out)
@@ -175,7 +175,7 @@ func TestTransportSendBatch(t *testing.T) {
 	}
 }
 
-func TestStreamCloseStopsDelivery(t *testing.T) {
+func TestPeerCloseStopsDelivery(t *testing.T) {
 	tr := newTransport(t)
 	p := listenPeer(t)
 	var c collector
@@ -190,8 +190,8 @@ func TestStreamCloseStopsDelivery(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if tr.Streams() != 0 {
-		t.Fatalf("%d streams after close", tr.Streams())
+	if tr.Peers() != 0 {
+		t.Fatalf("%d streams after close", tr.Peers())
 	}
 	_, _ = p.WriteToUDP(q.Append(nil, []byte{2}, 160), dst)
 	waitFor(t, "second datagram", func() bool { return accounted(tr.Stats()) == 2 })
