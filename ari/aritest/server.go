@@ -62,6 +62,14 @@ type Config struct {
 	// default: 5ms; <0: at once
 	AppCleanupDelay time.Duration
 
+	// DTMFBeginLate is how late Asterisk's thread of the callee's channel reads a key's BEGIN (scheduling delay on
+	// a loaded host). Asterisk leaves a DTMF END that it would read less than 45 ms (AST_MIN_DTMF_GAP) after
+	// the BEGIN on the channel's queue without waking the channel again (main/channel.c, should_skip_dtmf), so
+	// the key's ChannelDtmfReceived comes only with the channel's next frame: on a line that carries no packets
+	// that is the hang-up. Keys are held 100 ms, so a DTMFBeginLate over 55 ms holds every key of a silent
+	// callee (callee.Script.CarrySilence unset) until it sends a frame or hangs up. default: 0 (read on time)
+	DTMFBeginLate time.Duration
+
 	manualClock bool // benchmarks drive tick themselves
 }
 

@@ -72,12 +72,18 @@ type pendingDigit struct {
 // dtmfLength is how long a simulated callee holds a key.
 const dtmfLength = 100 * time.Millisecond
 
-// releaseDigits emits ChannelDtmfReceived for the keys released by tick now (all keys when all is set).
-// Called with s.mu held.
+// dtmfMinGap is Asterisk's AST_MIN_DTMF_GAP: a DTMF frame read sooner than this after the previous one waits on
+// the channel's queue for the channel's next read.
+const dtmfMinGap = 45 * time.Millisecond
+
+// releaseDigits emits ChannelDtmfReceived for the keys released by tick now (all keys when all is set). A key
+// whose END Asterisk would hold (Config.DTMFBeginLate) waits until the callee's line carried a frame in the last
+// tick. Called with s.mu held.
 func (s *Server) releaseDigits(c *simCall, now int64, all bool) {
+	held := dtmfLength-s.cfg.DTMFBeginLate < dtmfMinGap && c.ch1.cur == nil
 	n := 0
 	for _, d := range c.digits {
-		if !all && d.due > now {
+		if !all && (d.due > now || held) {
 			break
 		}
 		n++
@@ -94,7 +100,15 @@ func (s *Server) releaseDigits(c *simCall, now int64, all bool) {
 func (c *simCall) ended() bool { return c.phase == phaseEnded }
 
 // builtin returns the script of an extension of the shared outcall-test dialplan (callee.TestDialplan).
-func builtin(exten string) (callee.Script, bool) { return callee.TestDialplan(exten) }
+// The dtmf line carries silence, as docs/real-pbx.md's Playtones(0) makes it do on Asterisk: the digit's
+// end then never waits for the hang-up (Config.DTMFBeginLate).
+func builtin(exten string) (callee.Script, bool) {
+	sc, ok := callee.TestDialplan(exten)
+	if exten == "dtmf" {
+		sc.CarrySilence = true
+	}
+	return sc, ok
+}
 
 // endpoint is a parsed dial string.
 type endpoint struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/callee"
 )
 
 // driverEnv is a started client and a driver, on the simulator or on a real Asterisk.
@@ -662,4 +663,53 @@ func TestDriverFrameChannel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDriverDTMFLateBegin: on a loaded Asterisk the callee channel's thread can read a key's BEGIN so late that
+// the END comes within Asterisk's minimum DTMF gap; Asterisk then leaves the END queued until the channel's next
+// frame (2 of 40 digits under load on the real server, each reported only at the hang-up). The test dialplan's
+// dtmf line carries silence (Playtones(0)), so that frame comes 20 ms later; a line that carries no packets
+// holds the digit until it hangs up.
+func TestDriverDTMFLateBegin(t *testing.T) {
+	sim := aritest.Start(t, aritest.Config{DTMFBeginLate: 80 * time.Millisecond})
+	e := startDriver(t, ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"}, driver.Config{}, sim)
+	press := []callee.Step{{Action: callee.Press, When: callee.At, Offset: 200 * time.Millisecond, Digits: "5"}}
+	if err := sim.AddCallee("13800138005", callee.Script{Name: "silent-line", Steps: press}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("dtmf extension", func(t *testing.T) {
+		c := dial(t, e, "dtmf")
+		defer hangup(t, c)
+		if ev := nextEvent(t, c, call.EventDTMF, 5*time.Second); ev.Digit != '1' {
+			t.Fatalf("digit %q, want '1'", ev.Digit)
+		}
+	})
+	t.Run("silent line holds the digit until the hang-up", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		c, err := e.driver.Dial(ctx, call.Request{Endpoint: "PJSIP/13800138005@trunk", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sim.Calls()[len(sim.Calls())-1].DTMFPressed == "" { // the callee pressed the key
+			select {
+			case ev := <-c.Events():
+				if ev.Type == call.EventDTMF {
+					t.Fatalf("digit %q reported before the key was pressed", ev.Digit)
+				}
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		// The key is released 100 ms after the press; a line that carried packets would report it then.
+		select {
+		case ev := <-c.Events():
+			t.Fatalf("event %v while the END waits for a frame", ev.Type)
+		case <-time.After(500 * time.Millisecond):
+		}
+		hangup(t, c)
+		if ev := nextEvent(t, c, call.EventDTMF, 5*time.Second); ev.Digit != '5' {
+			t.Fatalf("digit %q at the hang-up, want '5'", ev.Digit)
+		}
+	})
 }

@@ -26,6 +26,11 @@ type Script struct {
 	// HangupAfterSteps ends the call from the callee side when the steps run out; otherwise the callee waits
 	// silently until the bot hangs up.
 	HangupAfterSteps bool
+	// CarrySilence makes the line carry silent frames whenever the person makes no sound, as a phone line that
+	// sends RTP all the time does (and Asterisk's Playtones(0) on a Local line); by default a silent callee sends
+	// no packets. On Asterisk it matters for DTMF: a key's end that is held back by the minimum gap between
+	// digits is read only with the channel's next frame (see ari/aritest Config.DTMFBeginLate).
+	CarrySilence bool
 }
 
 // Action is what a Step does.

@@ -149,7 +149,7 @@ func (p *Person) Rate() int { return p.cfg.Rate }
 
 // Tick advances the person to now (time since answer, a multiple of 20 ms) given heard, the bot audio received
 // during this tick (nil when the bot sent nothing). It returns the frame the callee sends (nil: send nothing, as
-// a phone line carries no packets while silent) and the signals — key presses, hang-up — of this tick. The
+// a phone line carries no packets while silent, unless Script.CarrySilence) and the signals — key presses, hang-up — of this tick. The
 // returned slice is only valid until the next Tick.
 func (p *Person) Tick(now time.Duration, heard *audio.Frame) (*audio.Frame, []Signal) {
 	p.mu.Lock()
@@ -190,6 +190,9 @@ func (p *Person) Tick(now time.Duration, heard *audio.Frame) (*audio.Frame, []Si
 	out := p.run(now, in)
 	if out != nil && !p.cfg.DiscardAudio {
 		p.self.place(p.cfg.Rate, now, out)
+	}
+	if out == nil && p.script.CarrySilence && !p.hungUp {
+		out = make([]int16, p.frame)
 	}
 	if out == nil {
 		return nil, p.signals

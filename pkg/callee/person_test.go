@@ -174,6 +174,32 @@ func TestPressAndHangup(t *testing.T) {
 	}
 }
 
+// TestCarrySilence: a line that carries silence sends a zero frame every tick the person is quiet, none after
+// the hang-up.
+func TestCarrySilence(t *testing.T) {
+	p := newPerson(t, Script{CarrySilence: true, HangupAfterSteps: true, Steps: []Step{
+		{Action: Press, When: At, Offset: 200 * time.Millisecond, Digits: "1"},
+	}})
+	out, sig := run(t, p, time.Second, nil)
+	if len(sig) != 2 || sig[0].Kind != SignalDTMF || sig[1].Kind != SignalHangup {
+		t.Fatalf("signals = %+v, want a key then the hang-up", sig)
+	}
+	for now := time.Duration(0); now < sig[1].At; now += tick {
+		f := out[now]
+		if f == nil {
+			t.Fatalf("tick %v: no frame on a line that carries silence", now)
+		}
+		for _, v := range f.Samples {
+			if v != 0 {
+				t.Fatalf("tick %v: sample %d, want silence", now, v)
+			}
+		}
+	}
+	if len(out) != int(sig[1].At/tick) {
+		t.Fatalf("%d frames, want %d (none from the hang-up on)", len(out), sig[1].At/tick)
+	}
+}
+
 func TestHangupAfterSteps(t *testing.T) {
 	p := newPerson(t, Script{HangupAfterSteps: true, Steps: []Step{{Action: Silence, When: Now, Duration: 500 * time.Millisecond}}})
 	_, sig := run(t, p, time.Second, nil)
