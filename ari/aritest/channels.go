@@ -521,6 +521,20 @@ func (s *Server) snoop(_ http.ResponseWriter, r *http.Request, p params) (int, a
 	return http.StatusOK, ch.json(), nil
 }
 
+// externalMediaOrStall is POST /channels/externalMedia; with Config.StallExternalMedia set to the request's
+// transport it makes the channel and holds the response until the client leaves (or the server closes).
+func (s *Server) externalMediaOrStall(w http.ResponseWriter, r *http.Request, p params) (int, any, *httpError) {
+	status, v, herr := s.externalMedia(w, r, p)
+	if herr != nil || s.cfg.StallExternalMedia == "" || p.get("transport") != s.cfg.StallExternalMedia {
+		return status, v, herr
+	}
+	select {
+	case <-r.Context().Done():
+	case <-s.ctx.Done():
+	}
+	return 0, nil, errf(http.StatusInternalServerError, "externalMedia request stalled")
+}
+
 // externalMedia is POST /channels/externalMedia.
 func (s *Server) externalMedia(_ http.ResponseWriter, r *http.Request, p params) (int, any, *httpError) {
 	app, format, host := p.get("app"), p.get("format"), p.get("external_host")

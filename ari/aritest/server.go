@@ -70,6 +70,11 @@ type Config struct {
 	// callee (callee.Script.CarrySilence unset) until it sends a frame or hangs up. default: 0 (read on time)
 	DTMFBeginLate time.Duration
 
+	// StallExternalMedia is a transport ("udp", "tcp" or "websocket") whose POST /channels/externalMedia makes
+	// the channel and then never answers until the client gives up, as chan_websocket on Asterisk 23.5.0-rc1
+	// did under concurrent set-ups (docs/real-pbx.md, finding 9). default: "" (every request is answered)
+	StallExternalMedia string
+
 	manualClock bool // benchmarks drive tick themselves
 }
 
@@ -360,7 +365,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /ari/channels", s.listChannels)
 	h("POST /ari/channels", s.originate)
 	h("POST /ari/channels/create", s.createChannel)
-	h("POST /ari/channels/externalMedia", s.externalMedia)
+	h("POST /ari/channels/externalMedia", s.externalMediaOrStall)
 	h("GET /ari/channels/{id}", s.getChannel)
 	h("POST /ari/channels/{id}", s.originate)
 	h("DELETE /ari/channels/{id}", s.hangup)

@@ -46,6 +46,10 @@ var (
 	// ErrNoStasisStart is wrapped by Dial when a channel the driver created (the ExternalMedia channel) did not
 	// enter the application within Config.StasisTimeout; the half-made call was torn down.
 	ErrNoStasisStart = errors.New("ari: channel did not enter Stasis in time")
+	// ErrMediaRequestTimeout is wrapped by Dial when Asterisk did not answer POST /channels/externalMedia within
+	// Config.StasisTimeout (chan_websocket on Asterisk 23.5.0-rc1 was seen holding such requests for ever); the
+	// half-made call was torn down, the media channel hung up by the id the driver chose.
+	ErrMediaRequestTimeout = errors.New("ari: ExternalMedia request not answered in time")
 )
 
 // Config configures a Driver.
@@ -86,7 +90,8 @@ type Config struct {
 	// StasisTimeout bounds the wait for a channel the driver creates (the ExternalMedia channel on every
 	// transport) to enter the application: Asterisk answers POST /channels/externalMedia before the channel's
 	// StasisStart, and the channel can be bridged only after it. A call whose media channel does not arrive in
-	// time fails with ErrNoStasisStart and is torn down (callee hung up, channel and bridge removed).
+	// time fails with ErrNoStasisStart and is torn down (callee hung up, channel and bridge removed). It also
+	// bounds the POST /channels/externalMedia request itself (ErrMediaRequestTimeout).
 	StasisTimeout time.Duration // default: 5s
 	// Logger receives the driver's logs. Endpoints (phone numbers) are logged redacted.
 	Logger zerolog.Logger // default: zerolog.Nop() (the zero value logs nothing)
@@ -613,7 +618,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 	// hangs it up by the id we chose (a 404 when it never existed).
 	c.extMade = true
 	if d.rtp != nil {
-		ch, err := d.c.ExternalMedia(ctx, ari.ExternalMediaParams{
+		ch, err := d.externalMedia(ctx, ari.ExternalMediaParams{
 			ChannelID:     c.extID,
 			ExternalHost:  d.externalHost(),
 			Format:        d.cfg.Format,
@@ -651,7 +656,7 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 			_ = r.conn.Close()
 		}
 	}
-	if _, err := d.c.ExternalMedia(ctx, ari.ExternalMediaParams{
+	if _, err := d.externalMedia(ctx, ari.ExternalMediaParams{
 		ChannelID:     c.extID,
 		ExternalHost:  d.externalHost(),
 		Format:        asFormat,
@@ -679,6 +684,17 @@ func (d *Driver) newMedia(ctx context.Context, c *ariCall) (callMedia, error) {
 		drop()
 		return nil, fmt.Errorf("ari: AudioSocket connection did not arrive: %w", tctx.Err())
 	}
+}
+
+// externalMedia asks for an ExternalMedia channel, bounded by StasisTimeout on top of ctx.
+func (d *Driver) externalMedia(ctx context.Context, p ari.ExternalMediaParams) (ari.Channel, error) {
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.StasisTimeout)
+	defer cancel()
+	ch, err := d.c.ExternalMedia(rctx, p)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		return ch, fmt.Errorf("%w (%v, %s): %w", ErrMediaRequestTimeout, d.cfg.StasisTimeout, p.Transport, err)
+	}
+	return ch, err
 }
 
 // awaitStasis waits up to StasisTimeout for the StasisStart of channel id, a channel the driver created.

@@ -203,3 +203,31 @@ func TestDriverStasisTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestDriverMediaRequestStall: a POST /channels/externalMedia that Asterisk never answers (chan_websocket on
+// 23.5.0-rc1 under concurrent set-ups) ends the Dial with ErrMediaRequestTimeout after StasisTimeout, not after
+// the client's 10 s RequestTimeout, and leaves nothing on the server: the channel the stalled request made is
+// hung up by the id the driver chose, the bridge removed, the callee hung up.
+func TestDriverMediaRequestStall(t *testing.T) {
+	for _, tc := range []struct{ transport, wire string }{
+		{driver.TransportRTP, "udp"}, {driver.TransportAudioSocket, "tcp"}, {driver.TransportWebSocket, "websocket"},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			sim := aritest.Start(t, aritest.Config{StallExternalMedia: tc.wire})
+			e := startDriver(t, ari.Config{URL: sim.URL(), Username: sim.Username(), Password: sim.Password(), App: "outcall"},
+				driver.Config{Transport: tc.transport, StasisTimeout: 300 * time.Millisecond}, sim)
+			before := serverState(t, e.client)
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second) // under the 10 s RequestTimeout
+			defer cancel()
+			_, err := e.driver.Dial(ctx, call.Request{Endpoint: "Local/echo@outcall-test", Timeout: 5 * time.Second})
+			var ce *call.Error
+			if !errors.As(err, &ce) || ce.Outcome != call.Failed || !errors.Is(err, driver.ErrMediaRequestTimeout) {
+				t.Fatalf("Dial: %v, want a Failed call.Error wrapping ErrMediaRequestTimeout", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatal("Dial ended with its context, not within StasisTimeout")
+			}
+			assertNoLeftovers(t, e.client, before)
+		})
+	}
+}

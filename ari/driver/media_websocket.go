@@ -95,7 +95,7 @@ func (d *Driver) newMediaWebSocket(ctx context.Context, c *ariCall) (callMedia, 
 	sub := d.c.SubscribeSize(callEventQueue, c.extID)
 	defer sub.Close()
 	c.extMade = true // before asking: see newMedia
-	ch, err := d.c.ExternalMedia(ctx, ari.ExternalMediaParams{
+	ch, err := d.externalMedia(ctx, ari.ExternalMediaParams{
 		ChannelID:      c.extID,
 		ExternalHost:   "INCOMING",
 		Format:         d.cfg.Format,
