@@ -29,6 +29,11 @@ type Config struct {
 	// BargeInProbability is the speech probability a frame needs to count toward barge-in, for a detector that
 	// reports one (Silero; WebRTC's is 0 or 1). The energy detector counts frames by their level instead.
 	BargeInProbability float64 // default 0.6
+	// EndProbability and EndQuiet end the callee's speech sooner than the detector's hangover when it is sure the
+	// callee is quiet: the probability under EndProbability for EndQuiet. Probabilities between that and speech
+	// leave the end to the detector (its hangover, 300 ms by default). Only for detectors with a probability.
+	EndProbability float64       // default 0.1
+	EndQuiet       time.Duration // default 160ms
 	// EchoTail and EchoLossDB tell the callee's voice from the echo of the bot's prompt, once the bot's frames are
 	// given to Taker.Sent: a callee frame counts toward barge-in only when it is louder than the loudest bot frame
 	// sent within EchoTail before it, less EchoLossDB (the echo path's least loss; Geigel's rule).
@@ -58,6 +63,10 @@ func (c Config) WithDefaults() Config {
 	if c.BargeInProbability <= 0 {
 		c.BargeInProbability = 0.6
 	}
+	if c.EndProbability <= 0 {
+		c.EndProbability = 0.1
+	}
+	def(&c.EndQuiet, 160*time.Millisecond)
 	if c.EchoLossDB <= 0 {
 		c.EchoLossDB = 6
 	}

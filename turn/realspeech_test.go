@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outcall/outcall/asr"
 	"github.com/outcall/outcall/internal/vadcorpus"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/audio/vad/silero"
@@ -351,6 +352,40 @@ func TestBargeInProbability(t *testing.T) {
 			t.Errorf("p=%.2f: stop at frame %d, want at %d (800 ms of sure speech)", c.p, stopAt, 25+frames(800*time.Millisecond)-1)
 		case !c.stop && stopAt >= 0:
 			t.Errorf("p=%.2f: the bot stopped at frame %d on speech the detector was unsure of", c.p, stopAt)
+		}
+	}
+}
+
+// TestEndpointProbability: with a detector that reports probabilities, the callee's speech is over as soon as the
+// detector is sure of silence (EndQuiet, 160 ms, under EndProbability), and at the detector's own hangover (300 ms)
+// when its probability stays unsure. Outcome.ASRLatency, counted from that end, tells them apart.
+func TestEndpointProbability(t *testing.T) {
+	for _, c := range []struct {
+		tail float64
+		end  time.Duration // after the last speech frame
+	}{{0.02, 160 * time.Millisecond}, {0.25, 300 * time.Millisecond}} {
+		speech := frames(time.Second)
+		ps := make([]float64, speech+frames(time.Second))
+		for i := range ps {
+			ps[i] = c.tail
+			if i < speech {
+				ps[i] = 0.9
+			}
+		}
+		k := turn.New(turn.Config{}, &scripted{g: audio.NewSpeechGate(audio.GateConfig{}), p: ps})
+		k.Begin(turn.Listen{Timeout: 5 * time.Second, ASR: true})
+		start := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+		now := start
+		for range ps {
+			now = now.Add(frame)
+			k.Frame(audio.Frame{Rate: 8000, Samples: make([]int16, 160)}, now)
+		}
+		a := k.Result(asr.Result{Text: "可以 没问题", Final: true}, now)
+		out := k.Outcome()
+		want := now.Sub(start.Add(time.Duration(speech)*frame + c.end))
+		if !a.End || out.Kind != turn.Utterance || out.ASRLatency != want {
+			t.Errorf("tail p=%.2f: outcome %v, latency %v; want an utterance, latency %v (speech over %v after its last frame)",
+				c.tail, out.Kind, out.ASRLatency, want, c.end)
 		}
 	}
 }

@@ -128,6 +128,8 @@ type state struct {
 	onset       time.Duration // start of the callee's current speech; -1: none
 	lastVoiced  time.Duration // pos after the last voiced frame of the current speech
 	talkFrom    time.Duration // start of the callee's talking in the current speech, echo aside; -1: none
+	sureQuiet   time.Duration // with a probability: how long it has stayed under EndProbability in the speech
+	endedEarly  bool          // the speech was ended by the probability before the detector's own end
 	speechEnd   time.Time     // wall time of the last end of speech, for Outcome.ASRLatency
 	holdUntil   time.Duration // a digit string was said: wait for more until then; -1: not holding
 	text        string        // final text collected
@@ -196,9 +198,13 @@ func (k *Taker) Frame(f audio.Frame, now time.Time) Action {
 			s.onset = k.pos - (ev.Detected - ev.At)
 			s.talkFrom = s.onset
 		case audio.SpeechEnd:
-			s.onset, s.talkFrom, s.speechEnd = -1, -1, now
+			if !s.endedEarly {
+				s.onset, s.talkFrom, s.speechEnd = -1, -1, now
+			}
+			s.endedEarly = false
 		}
 	}
+	k.endpoint(f.Duration(), now)
 	over := k.echo.over(k.pos, f.Samples)
 	k.talk(over, f.Duration())
 	k.hold(&a, f.Duration(), over)
@@ -299,6 +305,30 @@ func (k *Taker) Stopped(played, written, length time.Duration) {
 // the bot's own voice in the callee's audio does not count as the callee talking (Config.EchoLossDB). Without it,
 // every loud frame of the callee's counts.
 func (k *Taker) Sent(f audio.Frame) { k.echo.add(k.pos, f.Samples) }
+
+// endpoint ends the callee's speech by the detector's probability, for a detector that has one (not the energy
+// detector, which keeps its own hangover): once the probability has stayed under EndProbability for EndQuiet the
+// callee is surely quiet, sooner than the detector's hangover; frames between that and speech (a soft final
+// syllable, a pause inside a group of digits) leave the end to the detector. Speech again before the detector's
+// own end starts a new speech at once.
+func (k *Taker) endpoint(d time.Duration, now time.Time) {
+	p, ok := k.vad.(prober)
+	if _, lev := k.vad.(leveled); !ok || lev {
+		return
+	}
+	s := &k.s
+	switch {
+	case s.onset >= 0 && p.Probability() < k.cfg.EndProbability:
+		s.sureQuiet += d
+		if s.sureQuiet >= k.cfg.EndQuiet {
+			s.onset, s.talkFrom, s.speechEnd, s.endedEarly = -1, -1, now, true
+		}
+	case s.onset >= 0:
+		s.sureQuiet = 0
+	case s.endedEarly && k.vad.Speaking() && k.vad.Loud():
+		s.onset, s.talkFrom, s.sureQuiet, s.endedEarly = k.pos-d, k.pos-d, 0, false
+	}
+}
 
 // talkGap is how long the callee's talking may pause, the VAD still hearing speech (the bot's echo), before a
 // later burst counts as new talking rather than its continuation.
