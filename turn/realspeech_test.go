@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,16 +233,14 @@ func detectors() []detector {
 }
 
 var sileroShared struct {
-	m   *silero.Model
-	err error
-	ok  bool
+	once sync.Once
+	m    *silero.Model
+	err  error
 }
 
+// sileroModel loads the network once for the package's tests (one per process, shared by every detector).
 func sileroModel() (*silero.Model, error) {
-	if !sileroShared.ok {
-		sileroShared.m, sileroShared.err = silero.Load(silero.Config{})
-		sileroShared.ok = true
-	}
+	sileroShared.once.Do(func() { sileroShared.m, sileroShared.err = silero.Load(silero.Config{}) })
 	return sileroShared.m, sileroShared.err
 }
 
