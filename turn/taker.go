@@ -330,12 +330,13 @@ func (k *Taker) endpoint(d time.Duration, now time.Time) {
 	}
 }
 
-// talkGap is how long the callee's talking may pause, the VAD still hearing speech (the bot's echo), before a
-// later burst counts as new talking rather than its continuation.
+// talkGap is how long the callee's talking may pause with only the bot's echo heard (the VAD still in speech)
+// before a later burst counts as new talking rather than its continuation. Pauses without echo (no Sent, or
+// the bot quiet) never reset it: the timing is then the VAD's speech, as before the echo guard.
 const talkGap = 300 * time.Millisecond
 
 // talk times the callee's talking within the VAD's speech: voiced frames above the bot's echo extend it, and a
-// gap of talkGap with only echo ends it. The VAD's hangover after the last voiced frame does not count.
+// gap of talkGap ending in a frame of echo ends it. The VAD's hangover after the last voiced frame does not count.
 func (k *Taker) talk(over bool, d time.Duration) {
 	s := &k.s
 	if s.onset < 0 {
@@ -347,7 +348,7 @@ func (k *Taker) talk(over bool, d time.Duration) {
 			s.talkFrom = k.pos - d
 		}
 		s.lastVoiced = k.pos
-	case s.talkFrom >= 0 && k.pos-max(s.lastVoiced, s.talkFrom) >= talkGap:
+	case !over && s.talkFrom >= 0 && k.pos-max(s.lastVoiced, s.talkFrom) >= talkGap:
 		s.talkFrom = -1
 	}
 }
