@@ -28,13 +28,17 @@ import (
 	"github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/esl"
 )
 
 type options struct {
+	PBX                            string // asterisk or freeswitch
+	ESLAddr, ESLPass               string
 	URL, User, Pass, App, Endpoint string
 	Transport                      string
 	Window, Settle                 time.Duration
 	DialConc                       int
+	DialRate                       float64 // call starts per second; 0: as fast as DialConc allows
 	PBXPID                         int
 }
 
@@ -66,21 +70,36 @@ type result struct {
 
 func main() {
 	var o options
+	flag.StringVar(&o.PBX, "pbx", "asterisk", "asterisk (ari/driver) or freeswitch (pkg/esl, unicast media)")
+	flag.StringVar(&o.ESLAddr, "esl", "127.0.0.1:8021", "FreeSWITCH event socket (-pbx freeswitch)")
+	flag.StringVar(&o.ESLPass, "eslpass", "ClueCon", "event socket password")
 	flag.StringVar(&o.URL, "url", "http://127.0.0.1:8088", "ARI base URL")
 	flag.StringVar(&o.User, "user", "outcall", "ARI user")
 	flag.StringVar(&o.Pass, "pass", "change-me", "ARI password")
 	flag.StringVar(&o.App, "app", "outcall-media-bench", "Stasis application")
-	flag.StringVar(&o.Endpoint, "endpoint", "Local/echo@outcall-test", "dial string of an echo line")
+	flag.StringVar(&o.Endpoint, "endpoint", "", "dial string of an echo line (default: Local/echo@outcall-test; FreeSWITCH: loopback/echo/outcall-test)")
 	flag.DurationVar(&o.Window, "for", 20*time.Second, "measurement window")
 	flag.DurationVar(&o.Settle, "settle", 2*time.Second, "wait after the last call is up, before the window")
 	flag.IntVar(&o.DialConc, "dialconc", 8, "calls being set up at a time")
+	flag.Float64Var(&o.DialRate, "dialrate", 0, "call starts per second (default: unpaced on Asterisk, 12 on FreeSWITCH, whose vanilla sessions-per-second is 30 and a loopback call two sessions)")
 	flag.IntVar(&o.PBXPID, "pbxpid", 0, "pid of the PBX (default: the process named asterisk)")
 	transports := flag.String("transport", "rtp,audiosocket,websocket", "transports, one run each")
 	sizes := flag.String("sizes", "50,200,500", "concurrent calls")
 	jsonOut := flag.String("json", "", "append the results as JSON lines to this file")
 	flag.Parse()
+	if o.PBX == "freeswitch" {
+		*transports = "unicast"
+		if o.DialRate == 0 {
+			o.DialRate = 12
+		}
+		if o.Endpoint == "" {
+			o.Endpoint = "loopback/echo/outcall-test"
+		}
+	} else if o.Endpoint == "" {
+		o.Endpoint = "Local/echo@outcall-test"
+	}
 	if o.PBXPID == 0 {
-		o.PBXPID = pidOf("asterisk")
+		o.PBXPID = pidOf(o.PBX)
 	}
 	var results []result
 	for _, tr := range strings.Split(*transports, ",") {
@@ -134,20 +153,12 @@ func memUsage() usage {
 // run sets up n echo calls on one transport, measures the window, and hangs them up.
 func run(ctx context.Context, o options, n int) (result, error) {
 	res := result{Transport: o.Transport, Calls: n}
-	cl, err := ari.New(ari.Config{URL: o.URL, Username: o.User, Password: o.Pass, App: o.App})
-	if err != nil {
-		return res, err
-	}
-	if err := cl.Start(ctx); err != nil {
-		return res, err
-	}
-	defer cl.Close()
-	d, err := driver.New(cl, driver.Config{Transport: o.Transport})
-	if err != nil {
-		return res, err
-	}
-	defer d.Close()
 	before := memUsage()
+	d, clock, closeAll, err := newDialer(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll()
 	t0 := time.Now()
 	calls, errs := dialAll(ctx, d, o, n)
 	res.SetupS, res.Answered, res.Errors = time.Since(t0).Seconds(), len(calls), errs
@@ -159,7 +170,7 @@ func run(ctx context.Context, o options, n int) (result, error) {
 	var measuring atomic.Bool
 	var heard atomic.Int64
 	gaps := make([][]time.Duration, len(calls))
-	tone := toneFrame(d.Format().Rate)
+	tone := toneFrame(8000)
 	for i, c := range calls {
 		m := c.Media()
 		wg.Add(2)
@@ -192,14 +203,14 @@ func run(ctx context.Context, o options, n int) (result, error) {
 	time.Sleep(o.Settle) // the echo path fills; a benchmark's settling time, not a test's synchronisation
 	mid := memUsage()
 	res.Load1 = loadAvg1()
-	d.Clock().ResetStats()
+	clock.ResetStats()
 	cpu0, pbx0, w0 := processCPU(), procCPU(o.PBXPID), time.Now()
 	measuring.Store(true)
 	time.Sleep(o.Window)
 	measuring.Store(false)
 	win := time.Since(w0)
 	cpu, pbx := processCPU()-cpu0, procCPU(o.PBXPID)-pbx0
-	cs := d.Clock().Stats()
+	cs := clock.Stats()
 	stop()
 	wg.Wait()
 	hangupAll(ctx, calls, o.DialConc)
@@ -236,7 +247,41 @@ func p99(per [][]time.Duration) time.Duration {
 	return all[len(all)*99/100]
 }
 
-func dialAll(ctx context.Context, d *driver.Driver, o options, n int) ([]call.Call, []string) {
+// newDialer is the driver of o.PBX with its playout clock; close ends both (and the client under it). The memory
+// baseline is taken before it, so the per-call figures carry the driver's share.
+func newDialer(ctx context.Context, o options) (call.Dialer, *audio.Clock, func(), error) {
+	if o.PBX == "freeswitch" {
+		c, err := esl.Dial(ctx, esl.Config{Addr: o.ESLAddr, Password: o.ESLPass})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		clock := audio.NewClock(audio.ClockConfig{})
+		cctx, stop := context.WithCancel(ctx)
+		go func() { _ = clock.Run(cctx) }()
+		d, err := esl.NewDriver(c, esl.DriverConfig{Format: audio.Narrowband, Clock: clock})
+		if err != nil {
+			stop()
+			_ = c.Close()
+			return nil, nil, nil, err
+		}
+		return d, clock, func() { _ = d.Close(); stop(); _ = c.Close() }, nil
+	}
+	cl, err := ari.New(ari.Config{URL: o.URL, Username: o.User, Password: o.Pass, App: o.App})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cl.Start(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	d, err := driver.New(cl, driver.Config{Transport: o.Transport})
+	if err != nil {
+		_ = cl.Close()
+		return nil, nil, nil, err
+	}
+	return d, d.Clock(), func() { _ = d.Close(); _ = cl.Close() }, nil
+}
+
+func dialAll(ctx context.Context, d call.Dialer, o options, n int) ([]call.Call, []string) {
 	var (
 		mu    sync.Mutex
 		calls []call.Call
@@ -244,7 +289,16 @@ func dialAll(ctx context.Context, d *driver.Driver, o options, n int) ([]call.Ca
 		wg    sync.WaitGroup
 	)
 	sem := make(chan struct{}, o.DialConc)
+	var pace <-chan time.Time
+	if o.DialRate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / o.DialRate))
+		defer t.Stop()
+		pace = t.C
+	}
 	for i := range n {
+		if pace != nil {
+			<-pace
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -318,7 +372,7 @@ func isTone(s []int16, rate int) bool {
 }
 
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| transport | calls (answered) | set-up | our CPU µs / call-s (cores) | Asterisk µs / call-s (cores) | frames lost / expected | playout jitter p50 / p99 (skipped ticks) | read gap p99 | goroutines / heap / RSS per call | load 1 min |")
+	fmt.Fprintln(w, "| transport | calls (answered) | set-up | our CPU µs / call-s (cores) | PBX µs / call-s (cores) | frames lost / expected | playout jitter p50 / p99 (skipped ticks) | read gap p99 | goroutines / heap / RSS per call | load 1 min |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %s | %d (%d) | %.1f s | %.0f (%.2f) | %.0f (%.2f) | %d / %d (%.2f %%) | %.2f / %.2f ms (%d) | %.1f ms | %.1f / %.0f KiB / %.0f KiB | %.2f |\n",
