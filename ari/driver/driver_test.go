@@ -294,7 +294,7 @@ func TestDriverBargeInFlush(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond) // the subject: 400 ms of a 2 s prompt play before the Flush
 	cancel()
 	<-wrote
 	played := m.Flush()
