@@ -600,16 +600,17 @@ func (s *Server) talk(c *fsCall, p *callee.Person) {
 	}
 }
 
-// waitTick waits until the tick due at due may run; false once the call ends. A tick that runs late (after a
-// stall of this goroutine) while the bot's unicast audio is playing and its next frame has not been taken in yet
-// waits up to catchUpSlack for it: the frame usually sits in the socket, its receiver stalled too, and catching
-// up without it would put silence into the middle of the bot's words (into an echo's answer).
+// waitTick waits until the tick due at due may run; false once the call ends. While the bot's unicast audio is
+// playing, a tick whose bot frame has not been taken in yet waits up to catchUpSlack past due for it (the channel's
+// write path absorbing arrival jitter): after a stall the frame usually sits in the socket, its receiver stalled
+// too, and catching up without it would put silence into the middle of the bot's words (into an echo's answer:
+// the fake speech came back unrecognisable with no frame lost).
 func (s *Server) waitTick(c *fsCall, timer *time.Timer, due time.Time) bool {
 	for {
 		now := time.Now()
 		wait := due.Sub(now)
 		if wait <= 0 {
-			if now.Sub(due) < audio.FrameDuration/2 || !c.unicastShort(s.cfg.CodecRate) {
+			if !c.unicastShort(s.cfg.CodecRate) {
 				return true
 			}
 			if wait = due.Add(catchUpSlack).Sub(now); wait <= 0 {
@@ -626,8 +627,9 @@ func (s *Server) waitTick(c *fsCall, timer *time.Timer, due time.Time) bool {
 	}
 }
 
-// catchUpSlack is how long past its due time a late tick waits for the bot's next unicast frame.
-const catchUpSlack = 3 * audio.FrameDuration
+// catchUpSlack is how long past its due time a tick waits for the bot's next unicast frame: less than the
+// drivers' ReadSlack (60 ms), so the callee's frame sent then is not concealed on the other side.
+const catchUpSlack = 2 * audio.FrameDuration
 
 // maxLag is how far the callee's timeline may fall behind the wall clock before it skips ahead: a stall this long
 // loses the audio of its length, as on FreeSWITCH, instead of bursting it all out late.
