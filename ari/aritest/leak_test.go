@@ -49,7 +49,9 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	c.must(200, "POST", "/channels/externalMedia", map[string]any{"app": "bot", "format": "slin", "external_host": ln.Addr().String(),
 		"encapsulation": "audiosocket", "transport": "tcp", "data": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}, nil)
 	originate(t, c, "Local/noanswer@outcall-test", nil)
-	time.Sleep(100 * time.Millisecond)
+	for wait := time.Now().Add(5 * time.Second); len(serverGoroutines()) == 0 && time.Now().Before(wait); {
+		time.Sleep(10 * time.Millisecond) // until the simulator's goroutines for the call are running
+	}
 	if len(serverGoroutines()) == 0 {
 		t.Fatal("found no simulator goroutines while running: the leak check would prove nothing")
 	}

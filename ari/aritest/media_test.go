@@ -250,20 +250,27 @@ func TestAudioSocketRoundTrip(t *testing.T) {
 	ev.stasis("as1")
 	c.must(200, "POST", "/bridges?bridgeId=asb", nil, nil)
 	c.must(204, "POST", "/bridges/asb/addChannel?channel="+id+",as1", nil, nil)
+	// The tone goes on until 40 frames have come back: a simulator starved of CPU skips ticks and loses their
+	// frames (as Asterisk would), so a fixed 50 frames could come back as 39.
+	echoed := make(chan struct{}) // closed once they have; a failed test ends the sender by closing conn
 	go func() {
 		tk := time.NewTicker(20 * time.Millisecond)
 		defer tk.Stop()
-		for i := range 50 {
+		for i := 0; ; i++ {
 			msg := []byte{0x10, 1, 64}
 			msg = audio.AppendPCM16LE(msg, tone(1000, 8000, 160, i*160, 8000))
 			if _, err := conn.Write(msg); err != nil {
 				return
 			}
-			<-tk.C
+			select {
+			case <-tk.C:
+			case <-echoed:
+				return
+			}
 		}
 	}()
 	var pcm []int16
-	_ = conn.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against a hang, not a measure
 	for len(pcm) < 40*160 {
 		h := make([]byte, 3)
 		if _, err := io.ReadFull(conn, h); err != nil {
@@ -279,6 +286,7 @@ func TestAudioSocketRoundTrip(t *testing.T) {
 		}
 		pcm = append(pcm, audio.PCM16LE(nil, b)...)
 	}
+	close(echoed)
 	if p := goertzel(pcm[1000:5000], 1000, 8000); p < 0.8 {
 		t.Fatalf("1 kHz holds %.2f of the echoed power (little-endian expected)", p)
 	}
@@ -456,7 +464,9 @@ func TestSnoopCarriesCalleeAudio(t *testing.T) {
 	t.Parallel()
 	srv := Start(t, Config{})
 	if err := srv.AddCallee("777", callee.Script{Steps: []callee.Step{
-		{Action: callee.Say, When: callee.At, Offset: 200 * time.Millisecond, Audio: tone(440, 8000, 8000, 0, 6000)},
+		// 10 s of tone: it still plays once the snoop is bridged, however long the five requests take on a
+		// loaded machine (a 1 s tone could end first: "snoop carried 7 packets"). The hang-up below ends it.
+		{Action: callee.Say, When: callee.At, Offset: 200 * time.Millisecond, Audio: tone(440, 8000, 80000, 0, 6000)},
 	}}); err != nil {
 		t.Fatal(err)
 	}

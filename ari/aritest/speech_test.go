@@ -2,6 +2,7 @@ package aritest
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,11 +37,16 @@ func TestCalleeSpeechReachesRecognizer(t *testing.T) {
 	}
 	defer st.Close()
 	done := make(chan struct{})
-	go func() { // the only writer of st
+	var ended atomic.Bool // the channel is destroyed: every packet it sent is in the socket already
+	go func() {           // the only writer of st
 		defer close(done)
 		buf := make([]byte, 1500)
 		for {
-			_ = app.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			idle := 5 * time.Second
+			if ended.Load() {
+				idle = 300 * time.Millisecond // drain what is queued, then stop
+			}
+			_ = app.conn.SetReadDeadline(time.Now().Add(idle))
 			n, _, err := app.conn.ReadFromUDP(buf)
 			if err != nil {
 				break
@@ -60,8 +66,10 @@ func TestCalleeSpeechReachesRecognizer(t *testing.T) {
 			break
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	_ = app.conn.SetReadDeadline(time.Now()) // stop the reader
+	// The simulator writes a call's last RTP before it destroys the channel, and loopback UDP is queued at once:
+	// the reader drains the socket and stops once it is idle (a deadline of now would drop what is queued).
+	ended.Store(true)
+	_ = app.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	<-done
 	for {
 		select {

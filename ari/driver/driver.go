@@ -414,10 +414,17 @@ func (d *Driver) Dial(ctx context.Context, r call.Request) (call.Call, error) {
 	})
 	if err != nil {
 		sub.Close()
-		d.wg.Done()
 		if ctx.Err() != nil {
+			// The request may have reached Asterisk before it was cancelled: its channel would ring on.
+			hctx, cancel := context.WithTimeout(context.Background(), d.cfg.CleanupTimeout)
+			if herr := d.c.Hangup(hctx, chanID, ari.ReasonNormal); herr != nil && !errors.Is(herr, ari.ErrNotFound) {
+				log.Warn().Err(herr).Msg("ari: hang up cancelled originate")
+			}
+			cancel()
+			d.wg.Done()
 			return nil, &call.Error{Outcome: call.Cancelled, Detail: "originate", Err: ctx.Err()}
 		}
+		d.wg.Done()
 		return nil, &call.Error{Outcome: call.Failed, Detail: "originate", Err: err}
 	}
 	ans, err := d.awaitAnswer(ctx, sub, chanID, otherID, timeout, log)

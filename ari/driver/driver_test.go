@@ -295,7 +295,7 @@ func TestDriverBargeInFlush(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond) // the subject: 400 ms of a 2 s prompt play before the Flush
 	cancel()
 	<-wrote
 	played := m.Flush()
@@ -496,7 +496,12 @@ func TestDriverCloseEndsCallsAndDials(t *testing.T) {
 		_, err := e.driver.Dial(context.Background(), call.Request{Endpoint: "Local/noanswer@outcall-test", Timeout: 30 * time.Second})
 		dialErr <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Close must find the dial ringing (the simulator has its call), not yet to start (ErrDriverClosed).
+	tk := time.NewTicker(5 * time.Millisecond)
+	defer tk.Stop()
+	for len(e.sim.Calls()) < 3 {
+		<-tk.C
+	}
 	start := time.Now()
 	if err := e.driver.Close(); err != nil {
 		t.Fatal(err)

@@ -363,7 +363,7 @@ func TestLoadMediaRTP(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // a load measurement (OUTCALL_LOAD_STREAMS): the streams settle before it starts
 	d.Clock().ResetStats()
 	st0, reads0, cpu0 := d.RTPStats(), reads.Load(), mediaBenchCPU()
 	start := time.Now()

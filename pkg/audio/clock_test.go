@@ -320,7 +320,7 @@ func TestPlayoutWriteBlocksAndClose(t *testing.T) {
 	}
 	blocked := make(chan error, 1)
 	go func() { blocked <- s.Write(ctx, frameN(3)) }()
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond) // most often the Write is blocked by now; if not, it meets a closed Playout: both are checked
 	s.Close()
 	if err := <-blocked; err != nil && !errors.Is(err, ErrPlayoutClosed) {
 		t.Fatalf("blocked Write after Close = %v", err)

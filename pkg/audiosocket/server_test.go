@@ -38,7 +38,7 @@ func TestServerAcceptBeforeAndAfterConnect(t *testing.T) {
 		}
 		got <- c
 	}()
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // most often Accept waits first; if not, the connection waits for it: both are correct
 	ast1, err := Dial(ctx, s.Addr().String(), early)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestServerCloseEndsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer half.Close()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the two connections reach the server; if not yet, Close still must refuse and end them
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func TestBroadcastEstimates(t *testing.T) {
 	if el := time.Since(start); el < 250*time.Millisecond || el > 450*time.Millisecond {
 		t.Errorf("1.5 s written in %v, want about 300 ms (1.2 s ahead of playback)", el)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the subject: a pause in the writes cuts the segment
 	want := []string{"uuid_broadcast c1 playback::http://h:1/play/c1/" + m.bc.token + "/1.wav aleg",
 		"uuid_broadcast c1 playback::http://h:1/play/c1/" + m.bc.token + "/2.wav aleg",
 		"uuid_broadcast c1 playback::http://h:1/play/c1/" + m.bc.token + "/3.wav aleg"}
@@ -187,7 +187,7 @@ func TestBroadcastEstimates(t *testing.T) {
 	if fmt.Sprint(durs) != "[300ms 1s 200ms]" {
 		t.Errorf("segments %v", durs)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond) // the subject: Flush estimates from the time since playback began
 	played := m.Flush()
 	if truth := time.Since(start); played < truth-50*time.Millisecond || played > truth+20*time.Millisecond {
 		t.Errorf("Flush: %v played after %v", played, truth)
@@ -215,7 +215,7 @@ func TestBroadcastErrorsReturned(t *testing.T) {
 	if err := writeFrames(ctx, m, 2); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the subject: a pause in the writes cuts the segment
 	if err := writeFrames(ctx, m, 1); !errors.As(err, &e) {
 		t.Fatalf("Write after a failed pause cut: %v", err)
 	}

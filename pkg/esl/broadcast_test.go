@@ -221,7 +221,7 @@ func TestBroadcastBargeIn(t *testing.T) {
 	}
 	played := m.Flush()
 	atBreak := p.BotFrames()
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // the subject: 300 ms in which the callee may hear at most 2 frames more
 	after := p.BotFrames()
 	if after-atBreak > 2 {
 		t.Errorf("callee heard %d bot frames after the break", after-atBreak)

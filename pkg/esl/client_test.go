@@ -80,13 +80,14 @@ func handshake(nc net.Conn, r *bufio.Reader) bool {
 
 func TestReplyCorrelationUnderCancellation(t *testing.T) {
 	checkLeaks(t)
-	gotSecond := make(chan struct{})
+	gotFirst, gotSecond := make(chan struct{}), make(chan struct{})
 	release := make(chan struct{}) // the replies wait until the first caller has given up
 	addr := rawServer(t, func(nc net.Conn, r *bufio.Reader) {
 		if !handshake(nc, r) {
 			return
 		}
 		first, _ := readCmd(r)
+		close(gotFirst)
 		second, _ := readCmd(r) // the second command arrives while the first is still unanswered
 		close(gotSecond)
 		<-release
@@ -109,7 +110,7 @@ func TestReplyCorrelationUnderCancellation(t *testing.T) {
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { _, err := c.API(ctx1, "one"); errc <- err }()
-	time.Sleep(20 * time.Millisecond) // let "one" reach the wire first
+	<-gotFirst // "one" is on the wire first
 	res := make(chan string, 1)
 	go func() {
 		s, err := c.API(testCtx(t, 5*time.Second), "two")
@@ -475,13 +476,17 @@ func TestFilterAndNixEvent(t *testing.T) {
 
 func TestCloseEndsWaitingJob(t *testing.T) {
 	checkLeaks(t)
-	_, c := newFake(t, esl.Config{})
+	fs, c := newFake(t, esl.Config{})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.BgAPI(context.Background(), "originate {originate_timeout=60}loopback/noanswer &park()")
 		errc <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	tk := time.NewTicker(5 * time.Millisecond) // until the job runs: the fake has its call ringing
+	defer tk.Stop()
+	for len(fs.Calls()) == 0 {
+		<-tk.C
+	}
 	_ = c.Close()
 	select {
 	case err := <-errc:

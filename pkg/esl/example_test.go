@@ -139,8 +139,17 @@ func ExampleDriverConfig_playbackBroadcast() {
 	for range 25 { // 500 ms: a 300 ms first segment, then the rest once the writes pause
 		_ = c.Media().Write(ctx, audio.Frame{Rate: 16000, Samples: make([]int16, 320)})
 	}
-	time.Sleep(time.Second) // let it play
 	rec, _ := fs.Call(c.ID())
+	for played := 0; played < 500; { // until the fake has played both segments
+		time.Sleep(20 * time.Millisecond) // polling the fake's record: it has no event for the example to wait on
+		rec, _ = fs.Call(c.ID())
+		played = 0
+		for _, p := range rec.Playbacks {
+			if p.Status == "done" {
+				played += int(p.Played / time.Millisecond)
+			}
+		}
+	}
 	for _, p := range rec.Playbacks {
 		fmt.Println(p.Status, p.Played)
 	}

@@ -42,6 +42,7 @@ type fsCall struct {
 	uc     *unicast         // the park loop's unicast connection, if any (amu)
 	urx    []int16          // unicast bot audio at CodecRate, not yet played (amu)
 	uplay  bool             // a run of urx is playing (amu)
+	uin    chan struct{}    // signalled (cap 1) when unicast bot audio arrives in urx
 	ucRate *audio.Resampler // the callee's rate to CodecRate, for unicast; talk's goroutine only
 }
 
@@ -422,7 +423,8 @@ func (s *Server) originate(args string) string {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &fsCall{rec: Call{ID: id, Endpoint: ep, Number: number, Vars: vars, App: app, Start: time.Now()},
-		script: script, ended: make(chan struct{}), kill: make(chan call.Cause, 1), ctx: ctx, cancel: cancel}
+		script: script, ended: make(chan struct{}), kill: make(chan call.Cause, 1), ctx: ctx, cancel: cancel,
+		uin: make(chan struct{}, 1)}
 	s.mu.Lock()
 	if _, dup := s.calls[id]; dup {
 		s.mu.Unlock()
@@ -577,40 +579,105 @@ func chanEvent(name string, c *fsCall, extra map[string]string) *esl.Event {
 	return &esl.Event{Header: h}
 }
 
-// talk runs the callee: every 20 ms the Person hears what the bot streamed and answers on the stream.
+// talk runs the callee: every 20 ms of the call's timeline the Person hears what the bot streamed and answers on
+// the stream. The timeline is a schedule (tick n is due n×20 ms after answer, on the monotonic clock), not a
+// ticker: a talk goroutine that runs late catches up on the ticks it missed instead of losing them (a
+// time.Ticker drops them: the callee fell 6-16 s behind over 30-45 s calls on a loaded machine, its scripted
+// words came late and the bot's unicast audio overflowed its queue).
 func (s *Server) talk(c *fsCall, p *callee.Person) {
 	defer s.wg.Done()
-	tk := time.NewTicker(audio.FrameDuration)
-	defer tk.Stop()
-	for n := 0; ; n++ {
-		select {
-		case <-tk.C:
-		case <-c.ctx.Done():
+	sch := schedule{start: time.Now().Add(audio.FrameDuration)} // the first tick a frame after answer
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		due := sch.due()
+		if !s.waitTick(c, timer, due) {
 			return
 		}
-		now := time.Duration(n) * audio.FrameDuration
-		f, played := s.heard(c)
-		if uf := c.unicastHeard(s.cfg.CodecRate); uf != nil && f == nil {
-			f = uf
+		if !s.tick(c, p, sch.take(time.Now())) {
+			return
 		}
-		out, sigs := p.Tick(now, f)
-		played() // PLAYBACK_STOP once the person has the last frame
-		for _, sg := range sigs {
-			switch sg.Kind {
-			case callee.SignalDTMF:
-				s.mu.Lock()
-				c.rec.DTMFPressed += string(sg.Digit)
-				s.mu.Unlock()
-				s.fire(chanEvent("DTMF", c, map[string]string{"DTMF-Digit": string(sg.Digit),
-					"DTMF-Duration": "2000", "DTMF-Source": "RTP"}))
-			case callee.SignalHangup:
-				s.hangup(c, call.CauseNormal, "callee")
-				return
+	}
+}
+
+// waitTick waits until the tick due at due may run; false once the call ends. While the bot's unicast audio is
+// playing, a tick whose bot frame has not been taken in yet waits up to catchUpSlack past due for it (the channel's
+// write path absorbing arrival jitter): after a stall the frame usually sits in the socket, its receiver stalled
+// too, and catching up without it would put silence into the middle of the bot's words (into an echo's answer:
+// the fake speech came back unrecognisable with no frame lost).
+func (s *Server) waitTick(c *fsCall, timer *time.Timer, due time.Time) bool {
+	for {
+		now := time.Now()
+		wait := due.Sub(now)
+		if wait <= 0 {
+			if !c.unicastShort(s.cfg.CodecRate) {
+				return true
+			}
+			if wait = due.Add(catchUpSlack).Sub(now); wait <= 0 {
+				return true // underrun: the bot's frame is lost, as on a stalled FreeSWITCH
 			}
 		}
-		c.sendFrame(out, p.Rate())
-		c.sendUnicast(s, out, p.Rate())
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-c.uin:
+		case <-c.ctx.Done():
+			return false
+		}
 	}
+}
+
+// catchUpSlack is how long past its due time a tick waits for the bot's next unicast frame: less than the
+// drivers' ReadSlack (60 ms), so the callee's frame sent then is not concealed on the other side.
+const catchUpSlack = 2 * audio.FrameDuration
+
+// maxLag is how far the callee's timeline may fall behind the wall clock before it skips ahead: a stall this long
+// loses the audio of its length, as on FreeSWITCH, instead of bursting it all out late.
+const maxLag = time.Second
+
+// schedule is the callee's timeline: tick n is due n frames after start.
+type schedule struct {
+	start time.Time
+	n     int
+}
+
+func (sc *schedule) due() time.Time { return sc.start.Add(time.Duration(sc.n) * audio.FrameDuration) }
+
+// take returns the timeline position of the tick to run at now and moves on to the next; after a stall over
+// maxLag it skips to the tick due now.
+func (sc *schedule) take(now time.Time) time.Duration {
+	if now.Sub(sc.due()) > maxLag {
+		sc.n = int(now.Sub(sc.start) / audio.FrameDuration)
+	}
+	at := time.Duration(sc.n) * audio.FrameDuration
+	sc.n++
+	return at
+}
+
+// tick runs one 20 ms step of the callee at now on its timeline; false once the callee hung up.
+func (s *Server) tick(c *fsCall, p *callee.Person, now time.Duration) bool {
+	f, played := s.heard(c)
+	if uf := c.unicastHeard(s.cfg.CodecRate); uf != nil && f == nil {
+		f = uf
+	}
+	out, sigs := p.Tick(now, f)
+	played() // PLAYBACK_STOP once the person has the last frame
+	for _, sg := range sigs {
+		switch sg.Kind {
+		case callee.SignalDTMF:
+			s.mu.Lock()
+			c.rec.DTMFPressed += string(sg.Digit)
+			s.mu.Unlock()
+			s.fire(chanEvent("DTMF", c, map[string]string{"DTMF-Digit": string(sg.Digit),
+				"DTMF-Duration": "2000", "DTMF-Source": "RTP"}))
+		case callee.SignalHangup:
+			s.hangup(c, call.CauseNormal, "callee")
+			return false
+		}
+	}
+	c.sendFrame(out, p.Rate())
+	c.sendUnicast(s, out, p.Rate())
+	return true
 }
 
 // heard takes one frame of bot audio: of the broadcast playing, else of what the bot streamed; nil when none.

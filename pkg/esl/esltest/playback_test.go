@@ -123,15 +123,22 @@ func TestBroadcastPlayback(t *testing.T) {
 	for _, f := range []string{"long1", "long2", "long3"} {
 		api("uuid_broadcast p1 playback::" + web.URL + "/" + f + ".wav aleg")
 	}
+	playing := func() { // until the callee hears the playback that just started: the break cuts it mid-way
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		for n := person.BotFrames(); person.BotFrames() < n+3; {
+			<-tk.C
+		}
+	}
 	expect("START long1.wav")
-	time.Sleep(100 * time.Millisecond)
+	playing()
 	api("uuid_break p1")
 	expect("STOP long1.wav break", "START long2.wav")
-	time.Sleep(100 * time.Millisecond)
+	playing()
 	api("uuid_break p1 all")
 	expect("STOP long2.wav break")
 	heard := person.BotFrames()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the subject: 200 ms in which nothing more may play
 	if n := person.BotFrames() - heard; n > 1 {
 		t.Errorf("callee heard %d frames after uuid_break all", n)
 	}

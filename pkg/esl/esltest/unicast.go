@@ -135,6 +135,10 @@ func (s *Server) unicastRecv(c *fsCall, u *unicast) {
 			c.urx = append(c.urx, pcm...)
 		}
 		c.amu.Unlock()
+		select {
+		case c.uin <- struct{}{}:
+		default:
+		}
 		s.mu.Lock()
 		c.rec.UnicastIn++
 		c.rec.UnicastLastIn = time.Now()
@@ -202,6 +206,13 @@ func (c *fsCall) unicastHeard(rate int) *audio.Frame {
 	f := &audio.Frame{Rate: rate, Samples: append([]int16(nil), c.urx[:n]...)}
 	c.urx = append(c.urx[:0], c.urx[n:]...)
 	return f
+}
+
+// unicastShort reports whether the bot's unicast audio is playing and its next frame has not arrived.
+func (c *fsCall) unicastShort(rate int) bool {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	return c.uc != nil && c.uplay && len(c.urx) < rate/50
 }
 
 // stopUnicast ends the park loop's unicast (hang-up, transfer, bridge): the socket is closed and nothing is said.
