@@ -3,6 +3,7 @@ package dialog
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,7 +74,11 @@ func TestCorpus(t *testing.T) {
 				train = append(train, nlu.Example{Text: u.Text, Intent: u.Intent})
 			}
 		}
-		m := nlu.TrainModel(train, 0.6)
+		minProb := 0.6
+		if v, err := strconv.ParseFloat(os.Getenv("CORPUS_CV"), 64); err == nil && v > 0 && v < 1 {
+			minProb = v // CORPUS_CV=0.45: the threshold to try
+		}
+		m := nlu.TrainModel(train, minProb)
 		saved := model
 		model = func() *nlu.Model { return m }
 		defer func() { model = saved }()
@@ -198,7 +203,8 @@ func judge(t *testing.T, s *Script, node string, u nlu.Utterance) score {
 		}
 		for _, f := range u.Forbidden {
 			if f == k {
-				sc.forbidden++
+				sc.forbidden++ // a bug in any half: always named, so that it is fixed with its own test
+				t.Logf("FORBIDDEN %s %s@%s %q: slot %s=%v", u.File, s.Name, node, u.Text, k, v)
 			}
 		}
 	}
@@ -225,8 +231,8 @@ var floors = map[string]struct {
 	intent, precision float64
 	forbidden         int
 }{
-	"held-out": {0.89, 0.98, 1}, // the hashed half of pkg/nlu/corpus
-	"second":   {0.82, 0.97, 0}, // nlu.SecondHeldOut, as first measured (82.7 %, 97.4 %, 0)
+	"held-out": {0.91, 0.98, 0}, // the hashed half of pkg/nlu/corpus (91.3 %, 98.7 %, 0)
+	"second":   {0.86, 0.97, 0}, // nlu.SecondHeldOut (86.0 %, 97.4 %, 0; 82.7 % before the generalising rules)
 }
 
 // corpusVars are contact records for the corpus's scripts.
