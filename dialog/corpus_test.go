@@ -23,12 +23,19 @@ type score struct {
 	slotTP, slotFP, slotFN int
 	forbidden              int
 	errors                 []string
+	confusion              map[string]int // "want → got" of the intent errors
 }
 
 func (s *score) add(o score) {
 	s.n, s.intentOK = s.n+o.n, s.intentOK+o.intentOK
 	s.slotTP, s.slotFP, s.slotFN, s.forbidden = s.slotTP+o.slotTP, s.slotFP+o.slotFP, s.slotFN+o.slotFN, s.forbidden+o.forbidden
 	s.errors = append(s.errors, o.errors...)
+	for k, v := range o.confusion {
+		if s.confusion == nil {
+			s.confusion = map[string]int{}
+		}
+		s.confusion[k] += v
+	}
 }
 
 func (s score) accuracy() float64  { return ratio(s.intentOK, s.n) }
@@ -46,6 +53,7 @@ func ratio(a, b int) float64 {
 // recall, and forbidden extractions, per script, for the tuning half (which the rules and the n-gram model were
 // built from) and the held-out half (which nothing was tuned on). It fails under the floor below on the held-out
 // half. -v prints the figures; CORPUS_ERRORS=1 lists the tuning half's errors (never the held-out half's);
+// CORPUS_CONFUSION=1 counts the intent errors by expected → got (5 or more);
 // CORPUS_CV=1 measures a cross-validation inside the tuning half instead (model trained on two thirds of it).
 func TestCorpus(t *testing.T) {
 	us, err := nlu.Corpus()
@@ -140,6 +148,13 @@ func TestCorpus(t *testing.T) {
 		}
 		t.Logf("%-8s %-26s n=%4d intent %.1f%%  slot P %.1f%% R %.1f%%  forbidden %d", half, "ALL", all.n,
 			100*all.accuracy(), 100*all.precision(), 100*all.recall(), all.forbidden)
+		if testingEnv("CORPUS_CONFUSION") { // counts only, never the utterances
+			for _, k := range sortedKeys(all.confusion) {
+				if all.confusion[k] >= 5 {
+					t.Logf("%-8s confusion %-32s %d", half, k, all.confusion[k])
+				}
+			}
+		}
 		fl, held := floors[half]
 		if !held || all.n == 0 {
 			continue
@@ -191,6 +206,7 @@ func judge(t *testing.T, s *Script, node string, u nlu.Utterance) score {
 		sc.intentOK = 1
 	default:
 		sc.errors = append(sc.errors, fmt.Sprintf("%s %s@%s %q: intent %q, want %q", u.File, s.Name, node, u.Text, got, u.Intent))
+		sc.confusion = map[string]int{fmt.Sprintf("%q → %q", u.Intent, got): 1}
 	}
 	for k, v := range r.Slots {
 		want, ok := u.Slots[k]
