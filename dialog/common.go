@@ -1,8 +1,11 @@
 package dialog
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/outcall/outcall/pkg/nlu"
 )
@@ -136,7 +139,8 @@ func (s *Script) candidatesAt(n *Node) []string {
 // classify names the reply's intent. An Options.Classifier answers first when set. Then the rules: an opt-out
 // heard anywhere in the reply; else the best keyword or pattern hit that is not negated, among the script's intents
 // the node routes and the global ones; the built-in
-// yes/no/not-interested/who-is-this only when none of those matched. Last, the n-gram model when it is confident.
+// yes/no/not-interested/who-is-this only when none of those matched. Then the n-gram model when it is confident.
+// Last, when the answer so far is none or weak, Options.Unsure (an LLM) within its time limit (askUnsure).
 func (c *Conversation) classify(ctx context.Context, n *Node, text string) (string, float64) {
 	if c.o.Classifier != nil {
 		if ms, err := c.o.Classifier.Classify(ctx, text, c.s.candidates()); err == nil {
@@ -174,7 +178,28 @@ func (c *Conversation) classify(ctx context.Context, n *Node, text string) (stri
 			}
 		}
 	}
+	if c.o.Unsure != nil && best.Score < cmp.Or(c.o.UnsureBelow, 0.6) {
+		if m, ok := c.askUnsure(ctx, n, text); ok {
+			best = m
+		}
+	}
 	return best.Intent, min(best.Score, 1)
+}
+
+// askUnsure asks Options.Unsure among the intents the node may act on (never opt-out), within UnsureTimeout. It
+// fails closed: an error, a timeout, "none", a negated answer or a name outside those intents is no answer, and the
+// rules' stands. Only the intent is taken; slots are read from the callee's words alone (nlu.Slot).
+func (c *Conversation) askUnsure(ctx context.Context, n *Node, text string) (nlu.Match, bool) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(c.o.UnsureTimeout, 1500*time.Millisecond))
+	defer cancel()
+	cands := c.s.candidatesAt(n)
+	ms, err := c.o.Unsure.Classify(ctx, text, cands)
+	if err != nil || len(ms) == 0 || ms[0].Negated || !slices.Contains(cands, ms[0].Intent) {
+		return nlu.Match{}, false
+	}
+	m := ms[0]
+	m.Intent = c.meaning(n, m.Intent)
+	return m, true
 }
 
 // globalBonus raises the global intents over the script's incidental keywords: most of all a request for a

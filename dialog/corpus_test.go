@@ -3,6 +3,7 @@ package dialog
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,12 +23,19 @@ type score struct {
 	slotTP, slotFP, slotFN int
 	forbidden              int
 	errors                 []string
+	confusion              map[string]int // "want → got" of the intent errors
 }
 
 func (s *score) add(o score) {
 	s.n, s.intentOK = s.n+o.n, s.intentOK+o.intentOK
 	s.slotTP, s.slotFP, s.slotFN, s.forbidden = s.slotTP+o.slotTP, s.slotFP+o.slotFP, s.slotFN+o.slotFN, s.forbidden+o.forbidden
 	s.errors = append(s.errors, o.errors...)
+	for k, v := range o.confusion {
+		if s.confusion == nil {
+			s.confusion = map[string]int{}
+		}
+		s.confusion[k] += v
+	}
 }
 
 func (s score) accuracy() float64  { return ratio(s.intentOK, s.n) }
@@ -45,6 +53,7 @@ func ratio(a, b int) float64 {
 // recall, and forbidden extractions, per script, for the tuning half (which the rules and the n-gram model were
 // built from) and the held-out half (which nothing was tuned on). It fails under the floor below on the held-out
 // half. -v prints the figures; CORPUS_ERRORS=1 lists the tuning half's errors (never the held-out half's);
+// CORPUS_CONFUSION=1 counts the intent errors by expected → got (5 or more);
 // CORPUS_CV=1 measures a cross-validation inside the tuning half instead (model trained on two thirds of it).
 func TestCorpus(t *testing.T) {
 	us, err := nlu.Corpus()
@@ -73,48 +82,65 @@ func TestCorpus(t *testing.T) {
 				train = append(train, nlu.Example{Text: u.Text, Intent: u.Intent})
 			}
 		}
-		m := nlu.TrainModel(train, 0.6)
+		minProb := 0.6
+		if v, err := strconv.ParseFloat(os.Getenv("CORPUS_CV"), 64); err == nil && v > 0 && v < 1 {
+			minProb = v // CORPUS_CV=0.45: the threshold to try
+		}
+		m := nlu.TrainModel(train, minProb)
 		saved := model
 		model = func() *nlu.Model { return m }
 		defer func() { model = saved }()
 		us = rest
 	}
-	results := map[bool]map[string]*score{false: {}, true: {}}
-	for _, u := range us {
-		names := []string{u.Script}
-		if u.Script == "*" {
-			names = sortedKeys(corpusScripts)
-		}
-		for _, name := range names {
-			s := scripts[name]
-			if s == nil {
-				t.Fatalf("%s: unknown script %q", u.File, name)
-			}
-			node := u.Node
-			if node == "*" {
-				node = corpusScripts[name]
-			}
-			group := name
+	second, err := nlu.SecondHeldOut()
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[string]map[string]*score{}
+	judgeAll := func(us []nlu.Utterance, halfOf func(nlu.Utterance) string) {
+		for _, u := range us {
+			names := []string{u.Script}
 			if u.Script == "*" {
-				group = "global@" + name
+				names = sortedKeys(corpusScripts)
 			}
-			g := results[u.HeldOut()][group]
-			if g == nil {
-				g = &score{}
-				results[u.HeldOut()][group] = g
+			for _, name := range names {
+				s := scripts[name]
+				if s == nil {
+					t.Fatalf("%s: unknown script %q", u.File, name)
+				}
+				node := u.Node
+				if node == "*" {
+					node = corpusScripts[name]
+				}
+				group := name
+				if u.Script == "*" {
+					group = "global@" + name
+				}
+				half := halfOf(u)
+				if results[half] == nil {
+					results[half] = map[string]*score{}
+				}
+				g := results[half][group]
+				if g == nil {
+					g = &score{}
+					results[half][group] = g
+				}
+				g.add(judge(t, s, node, u))
 			}
-			g.add(judge(t, s, node, u))
 		}
 	}
-	for _, held := range []bool{false, true} {
-		half := map[bool]string{false: "tuning", true: "held-out"}[held]
+	judgeAll(us, func(u nlu.Utterance) string { return map[bool]string{false: "tuning", true: "held-out"}[u.HeldOut()] })
+	if !testingEnv("CORPUS_CV") {
+		judgeAll(second, func(nlu.Utterance) string { return "second" })
+	}
+	for _, half := range []string{"tuning", "held-out", "second"} {
 		var all score
-		for _, group := range sortedKeys(results[held]) {
-			g := results[held][group]
+		for _, group := range sortedKeys(results[half]) {
+			g := results[half][group]
 			all.add(*g)
 			t.Logf("%-8s %-26s n=%4d intent %.1f%%  slot P %.1f%% R %.1f%%  forbidden %d", half, group, g.n,
 				100*g.accuracy(), 100*g.precision(), 100*g.recall(), g.forbidden)
-			if !held && testingEnv("CORPUS_ERRORS") {
+			if half == "tuning" && testingEnv("CORPUS_ERRORS") {
 				for _, e := range g.errors {
 					t.Log("  " + e)
 				}
@@ -122,18 +148,26 @@ func TestCorpus(t *testing.T) {
 		}
 		t.Logf("%-8s %-26s n=%4d intent %.1f%%  slot P %.1f%% R %.1f%%  forbidden %d", half, "ALL", all.n,
 			100*all.accuracy(), 100*all.precision(), 100*all.recall(), all.forbidden)
-		if !held {
+		if testingEnv("CORPUS_CONFUSION") { // counts only, never the utterances
+			for _, k := range sortedKeys(all.confusion) {
+				if all.confusion[k] >= 5 {
+					t.Logf("%-8s confusion %-32s %d", half, k, all.confusion[k])
+				}
+			}
+		}
+		fl, held := floors[half]
+		if !held || all.n == 0 {
 			continue
 		}
-		if all.accuracy() < floorIntent || all.precision() < floorPrecision || all.forbidden > floorForbidden {
-			t.Errorf("held-out below the floor (intent ≥ %.0f %%, slot precision ≥ %.0f %%, ≤ %d forbidden): %.1f%% %.1f%% %d",
-				100*floorIntent, 100*floorPrecision, floorForbidden, 100*all.accuracy(), 100*all.precision(), all.forbidden)
+		if all.accuracy() < fl.intent || all.precision() < fl.precision || all.forbidden > fl.forbidden {
+			t.Errorf("%s below the floor (intent ≥ %.0f %%, slot precision ≥ %.0f %%, ≤ %d forbidden): %.1f%% %.1f%% %d",
+				half, 100*fl.intent, 100*fl.precision, fl.forbidden, 100*all.accuracy(), 100*all.precision(), all.forbidden)
 		}
 		if all.accuracy() < 0.95 || all.precision() < 0.98 || all.forbidden > 0 {
-			t.Logf("NOT YET at issue 17's target (held-out intent ≥ 95 %%, slot precision ≥ 98 %%, 0 forbidden)")
+			t.Logf("%s: NOT YET at issue 17's target (intent ≥ 95 %%, slot precision ≥ 98 %%, 0 forbidden)", half)
 		}
 	}
-	t.Logf("corpus: %d utterances", len(us))
+	t.Logf("corpus: %d utterances; second held-out set: %d", len(us), len(second))
 }
 
 // judge understands one utterance at node as a conversation would: the intent classify names and the slots the
@@ -172,6 +206,7 @@ func judge(t *testing.T, s *Script, node string, u nlu.Utterance) score {
 		sc.intentOK = 1
 	default:
 		sc.errors = append(sc.errors, fmt.Sprintf("%s %s@%s %q: intent %q, want %q", u.File, s.Name, node, u.Text, got, u.Intent))
+		sc.confusion = map[string]int{fmt.Sprintf("%q → %q", u.Intent, got): 1}
 	}
 	for k, v := range r.Slots {
 		want, ok := u.Slots[k]
@@ -184,7 +219,8 @@ func judge(t *testing.T, s *Script, node string, u nlu.Utterance) score {
 		}
 		for _, f := range u.Forbidden {
 			if f == k {
-				sc.forbidden++
+				sc.forbidden++ // a bug in any half: always named, so that it is fixed with its own test
+				t.Logf("FORBIDDEN %s %s@%s %q: slot %s=%v", u.File, s.Name, node, u.Text, k, v)
 			}
 		}
 	}
@@ -204,14 +240,16 @@ func slotString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// The floor TestCorpus holds the held-out half to: what the understanding measured when the corpus was written
+// floors are what TestCorpus holds each held-out set to: what the understanding measured when the corpus was written
 // (BENCHMARKS.md), so that no change makes it worse. Issue 17's target is higher (intent ≥ 95 %, 0 forbidden)
 // and not reached yet; raise these as the understanding improves.
-const (
-	floorIntent    = 0.89
-	floorPrecision = 0.98
-	floorForbidden = 1
-)
+var floors = map[string]struct {
+	intent, precision float64
+	forbidden         int
+}{
+	"held-out": {0.91, 0.98, 0}, // the hashed half of pkg/nlu/corpus (91.3 %, 98.7 %, 0)
+	"second":   {0.86, 0.97, 0}, // nlu.SecondHeldOut (86.0 %, 97.4 %, 0; 82.7 % before the generalising rules)
+}
 
 // corpusVars are contact records for the corpus's scripts.
 var corpusVars = map[string]map[string]any{

@@ -114,11 +114,17 @@ type Knowledge interface {
 
 // Options are the understanding parts a conversation uses; every field is optional.
 type Options struct {
-	Classifier Classifier       // ranks intents; default: the script's keywords and patterns
-	Sentiment  Sentiment        // scores utterances; default: nlu.Sentiment
-	Knowledge  Knowledge        // FAQ answers; default: the script's FAQ entries in an nlu.KnowledgeBase
-	LLM        LLM              // model for LLM nodes; nil: they speak their fallback
-	Now        func() time.Time // clock for dates and callbacks; default time.Now
+	Classifier Classifier // ranks intents; default: the script's keywords and patterns
+	// Unsure is asked, within UnsureTimeout, only when the rules are unsure (no hit, or a score under
+	// UnsureBelow); e.g. an *nlu.LLMClassifier. Its error, timeout or "none" leaves the rules' answer; it never
+	// names an opt-out (a do-not-call entry needs the callee's words) and never gives a slot value. default: none
+	Unsure        Classifier
+	UnsureBelow   float64          // default 0.6
+	UnsureTimeout time.Duration    // default 1.5 s
+	Sentiment     Sentiment        // scores utterances; default: nlu.Sentiment
+	Knowledge     Knowledge        // FAQ answers; default: the script's FAQ entries in an nlu.KnowledgeBase
+	LLM           LLM              // model for LLM nodes; nil: they speak their fallback
+	Now           func() time.Time // clock for dates and callbacks; default time.Now
 }
 
 // Reply is what the bot does after a turn: speak Prompt, then listen (or end).

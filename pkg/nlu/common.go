@@ -51,6 +51,9 @@ func CommonIntents() []IntentDef {
 				"don't call", "do not call", "never call", "quit calling", "remove my number", "take me off", "unsubscribe",
 				"lose my number", "stop contacting", "no more calls", "stop harassing", "harassing me", "this is harassment", "骚扰我", "别骚扰",
 				"不要骚扰", "别再来电话"},
+			// A prohibitive over a verb of calling, whatever stands between: 别老给我打电话, 莫再打了, 不要再来电了,
+			// 你们别再骚扰我了. 打 only as a call (打折 is a discount).
+			Patterns: []string{`(别|不要|莫|甭|不准|不许|唔好|少)(再|在|老|总|总是|天天|一直|经常)?(给我|跟我|往我这)?(打(了|电话|给|过来|来|我|这|啦|嚟|$|[\s\pP])|来电|联系我|骚扰|call)`},
 		},
 		{
 			Name: IntentRepeat,
@@ -71,6 +74,9 @@ func CommonIntents() []IntentDef {
 			Keywords: []string{"在忙", "正忙", "很忙", "忙着", "开会", "开车", "不方便", "不太方便", "不是很方便", "不大方便", "没空", "没时间", "晚点", "回头再说", "稍后", "在上课", "地铁上", "在路上", "在外面", "不方便讲", "不方便接", "不方便说",
 				"待会", "等会", "过会", "改天", "下次再说", "现在不行", "在上班", "busy", "in a meeting", "driving", "call me later",
 				"call back later", "call me back", "not now", "not a good time", "bad time", "can't talk", "later"},
+			// A later time and a call: 下午再打过来吧, 等一会儿再打给我, 晚上打吧.
+			Patterns: []string{`(晚点|晚些|等会|一会|回头|下午|晚上|改天|过会|等下|等一下|过一会)儿?(再|在)?(给我)?(打|联系|call)`,
+				`(再|在)(打|call)(过来|给我|回来)`},
 		},
 		{
 			Name: IntentWhoIsThis,
@@ -78,6 +84,8 @@ func CommonIntents() []IntentDef {
 				"机器人", "人工智能", "录音", "哪里的客服", "who is this", "who's this", "who am i speaking", "who am i talking", "who are you", "who's calling", "who is calling",
 				"what company", "what is this about", "what's this about", "are you a robot", "is this a robot", "a bot",
 				"is this a recording", "what do you want"},
+			// Asking where the call is from: 请问您是哪里, 你们是什么机构, 你们哪的, 这是哪里.
+			Patterns: []string{`(你|您|你们|这|这里|这边)(是|是从)?(哪里|哪儿|哪的|哪个(单位|机构|平台|部门)|什么(单位|机构|平台|部门|地方))`},
 		},
 	}
 }

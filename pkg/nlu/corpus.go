@@ -18,7 +18,7 @@ import (
 // forbidden is "name,name": slots the words must not produce; "-" leaves a field empty. Lines starting with # are
 // comments.
 //
-//go:embed corpus/*.tsv
+//go:embed corpus/*.tsv heldout/*.tsv
 var corpusFS embed.FS
 
 // Utterance is one labelled line of the corpus.
@@ -41,8 +41,16 @@ func (u Utterance) HeldOut() bool {
 }
 
 // Corpus returns the labelled utterances, in file order. A malformed line is an error naming its file and line.
-func Corpus() ([]Utterance, error) {
-	names, err := fs.Glob(corpusFS, "corpus/*.tsv")
+func Corpus() ([]Utterance, error) { return readCorpus("corpus/*.tsv") }
+
+// SecondHeldOut returns the second held-out set (heldout/*.tsv, same format as the corpus): utterances written
+// after the rules and the model were built, to measure how they generalise — colloquial and regional Mandarin,
+// ASR-style errors (homophones, dropped characters), code-switching and English. Nothing is trained or tuned on
+// it: TuningModel never reads it, and no rule may be changed from its errors.
+func SecondHeldOut() ([]Utterance, error) { return readCorpus("heldout/*.tsv") }
+
+func readCorpus(pattern string) ([]Utterance, error) {
+	names, err := fs.Glob(corpusFS, pattern)
 	if err != nil {
 		return nil, err
 	}

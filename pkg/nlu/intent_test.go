@@ -253,3 +253,29 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// TestCommonIntentStructures: the opt-out, who-is-this and call-later patterns recognise the structure (a
+// prohibitive over a verb of calling; asking where the call is from; a later time and a call), not a list of
+// sentences, and do not fire on their look-alikes.
+func TestCommonIntentStructures(t *testing.T) {
+	m := commonMatcher(t)
+	for _, tc := range []struct{ text, want string }{
+		{"你们别老给我打电话", IntentOptOut},
+		{"莫再打了", IntentOptOut},
+		{"不要再来电了", IntentOptOut},
+		{"你们别再骚扰我了", IntentOptOut},
+		{"请问您是哪里", IntentWhoIsThis},
+		{"你们是什么机构", IntentWhoIsThis},
+		{"下午再打过来吧", IntentBusy},
+		{"等一会儿再打给我", IntentBusy},
+	} {
+		if ms := m.Match(tc.text); !has(ms, tc.want) {
+			t.Errorf("Match(%q) = %+v, want %s", tc.text, ms, tc.want)
+		}
+	}
+	for _, text := range []string{"我不要打折", "这个是什么意思", "别着急"} {
+		if ms := m.Match(text); has(ms, IntentOptOut) || has(ms, IntentWhoIsThis) || has(ms, IntentBusy) {
+			t.Errorf("Match(%q) = %+v, want no opt-out, who-is-this or busy", text, ms)
+		}
+	}
+}

