@@ -48,8 +48,8 @@ type TurnConfig struct {
 	MaxTurns      int           // turns before the call is ended as unresolved; default 40
 	ASRRestarts   int           // restarts of a failed recognition stream per call before escalating; default 1; <0: none
 	TTSRetries    int           // further renderings of a prompt whose rendering failed, before escalating; default 1; <0: none
-	// NoHold keeps the bot talking until an interruption is confirmed. By default, on a Media that implements
-	// call.Holder, the bot's speech is held (silent, nothing dropped) from the callee's first loud frame, flushed
+	// NoHold keeps the bot talking until an interruption is confirmed. By default, on a Media whose Caps have a
+	// Holder, the bot's speech is held (silent, nothing dropped) from the callee's first loud frame, flushed
 	// once the interruption is confirmed (BargeInAfter, BargeInNoText, a final transcript) and released where it
 	// stopped when it was a cough or a backchannel: the bot stops within a frame or two of the callee's onset.
 	NoHold bool
@@ -163,25 +163,15 @@ type runner struct {
 	restarts  int          // recognition streams restarted so far
 }
 
-// mediaCaps finds what m can do beyond call.Media: hold the bot's playout, deliver the callee's frames on a
-// channel. The only type assertions on the media: a wrapper that hides a capability hides it here alone.
-func mediaCaps(m call.Media) (holder call.Holder, frames <-chan audio.Frame) {
-	holder, _ = m.(call.Holder)
-	if fc, ok := m.(call.FrameChannel); ok {
-		frames = fc.Frames()
-	}
-	return holder, frames
-}
-
 // listen returns the driver of the call's turns: the Media's own frame channel when it has one, else one fed by
 // a reader goroutine that stops with ctx.
 func (r *runner) listen(ctx context.Context) (*turn.Driver, error) {
-	holder, frames := mediaCaps(r.m)
-	media := turn.Media{Frames: frames, Events: r.c.Events(), Holder: holder, Flush: r.m.Flush, ReadErr: func() error {
+	caps := r.m.Caps()
+	media := turn.Media{Frames: caps.Frames, Events: r.c.Events(), Holder: caps.Holder, Flush: r.m.Flush, ReadErr: func() error {
 		_, err := r.m.Read(ctx) // the channel is closed: Read says why at once
 		return err
 	}}
-	if frames == nil {
+	if caps.Frames == nil {
 		media.Frames, media.ReadErr = readFrames(ctx, r.m)
 	}
 	var vad turn.VAD = audio.NewVAD(r.tc.VAD)
@@ -192,7 +182,7 @@ func (r *runner) listen(ctx context.Context) (*turn.Driver, error) {
 		}
 		vad = d
 	}
-	return &turn.Driver{Taker: turn.New(r.tc.taking(holder != nil), vad), Media: media}, nil
+	return &turn.Driver{Taker: turn.New(r.tc.taking(caps.Holder != nil), vad), Media: media}, nil
 }
 
 // readFrames reads m's frames into a channel until Read fails or ctx ends, and says why it closed.

@@ -52,10 +52,11 @@ type fakeCall struct {
 	overTalk    int  // bot frames the callee heard while talking
 }
 
-// holdingCall is a fakeCall whose Media is a call.Holder.
+// holdingCall is a fakeCall whose Media has a call.Holder.
 type holdingCall struct{ *fakeCall }
 
 func (c holdingCall) Media() call.Media { return c }
+func (c holdingCall) Caps() call.Caps   { return call.Caps{Holder: c} }
 func (c holdingCall) Hold() {
 	c.mu.Lock()
 	c.held = true
@@ -85,6 +86,7 @@ func (c *fakeCall) ID() string                { return "fake-1" }
 func (c *fakeCall) Media() call.Media         { return c }
 func (c *fakeCall) Events() <-chan call.Event { return c.events }
 func (c *fakeCall) Format() audio.Format      { return audio.Format{Rate: c.rate} }
+func (c *fakeCall) Caps() call.Caps           { return call.Caps{} }
 
 func (c *fakeCall) end() {
 	c.hungUp = true

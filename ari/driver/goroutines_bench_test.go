@@ -41,7 +41,7 @@ func BenchmarkGoroutinesPerCall(b *testing.B) {
 					}
 				}
 				for _, cl := range calls {
-					<-cl.Media().(call.FrameChannel).Frames()
+					<-cl.Media().Caps().Frames
 				}
 				perCall = float64(driverGoroutines()-base) / n
 				for _, cl := range calls {

@@ -26,11 +26,7 @@ type mediaAudioSocket struct {
 	late   atomic.Uint64 // frames the writer could not take in time
 }
 
-var (
-	_ call.Media        = (*mediaAudioSocket)(nil)
-	_ call.Holder       = (*mediaAudioSocket)(nil)
-	_ call.FrameChannel = (*mediaAudioSocket)(nil)
-)
+var _ call.Media = (*mediaAudioSocket)(nil)
 
 func newMediaAudioSocket(d *Driver, conn *audiosocket.Conn) (*mediaAudioSocket, error) {
 	m := &mediaAudioSocket{
@@ -138,11 +134,8 @@ func (s *asSender) SendBatch(_ time.Time, out []audio.Outgoing) {
 	}
 }
 
-// Hold implements call.Holder: the playout clock sends nothing for the call until Release.
-func (m *mediaAudioSocket) Hold() { m.out.Hold() }
-
-// Release implements call.Holder.
-func (m *mediaAudioSocket) Release() { m.out.Release() }
-
-// Frames implements call.FrameChannel.
-func (m *mediaAudioSocket) Frames() <-chan audio.Frame { return m.rx.Frames() }
+// Caps implements call.Media: the playout clock holds the call's audio (it sends nothing until Release), and the
+// callee's frames come paced on the receiver's channel.
+func (m *mediaAudioSocket) Caps() call.Caps {
+	return call.Caps{Holder: m.out, Frames: m.rx.Frames(), Watch: m.rx.Watch}
+}

@@ -31,11 +31,7 @@ type mediaRTP struct {
 	lastTick time.Time
 }
 
-var (
-	_ call.Media        = (*mediaRTP)(nil)
-	_ call.Holder       = (*mediaRTP)(nil)
-	_ call.FrameChannel = (*mediaRTP)(nil)
-)
+var _ call.Media = (*mediaRTP)(nil)
 
 func newMediaRTP(d *Driver, remote netip.AddrPort) (*mediaRTP, error) {
 	m := &mediaRTP{
@@ -165,11 +161,8 @@ func (s *rtpSender) SendBatch(tick time.Time, out []audio.Outgoing) {
 	clear(s.pkts)
 }
 
-// Hold implements call.Holder: the playout clock sends nothing for the call until Release.
-func (m *mediaRTP) Hold() { m.out.Hold() }
-
-// Release implements call.Holder.
-func (m *mediaRTP) Release() { m.out.Release() }
-
-// Frames implements call.FrameChannel.
-func (m *mediaRTP) Frames() <-chan audio.Frame { return m.rx.Frames() }
+// Caps implements call.Media: the playout clock holds the call's audio (it sends nothing until Release), and the
+// callee's frames come paced on the receiver's channel.
+func (m *mediaRTP) Caps() call.Caps {
+	return call.Caps{Holder: m.out, Frames: m.rx.Frames(), Watch: m.rx.Watch}
+}

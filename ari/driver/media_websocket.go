@@ -83,11 +83,7 @@ type mediaWebSocket struct {
 	lastRx time.Time
 }
 
-var (
-	_ call.Media        = (*mediaWebSocket)(nil)
-	_ call.Holder       = (*mediaWebSocket)(nil)
-	_ call.FrameChannel = (*mediaWebSocket)(nil)
-)
+var _ call.Media = (*mediaWebSocket)(nil)
 
 // newMediaWebSocket creates the call's chan_websocket channel, connects to it and waits until Asterisk has put it
 // in Stasis (which happens only once the connection is up), so setupCall can bridge it.
@@ -553,11 +549,8 @@ func (d *dtmfDedup) due(now time.Time) (emit []dtmfMark, wait time.Duration) {
 	return emit, wait
 }
 
-// Hold implements call.Holder: the playout clock sends nothing for the call until Release.
-func (m *mediaWebSocket) Hold() { m.out.Hold() }
-
-// Release implements call.Holder.
-func (m *mediaWebSocket) Release() { m.out.Release() }
-
-// Frames implements call.FrameChannel.
-func (m *mediaWebSocket) Frames() <-chan audio.Frame { return m.rx.Frames() }
+// Caps implements call.Media: the playout clock holds the call's audio (it sends nothing until Release), and the
+// callee's frames come paced on the receiver's channel.
+func (m *mediaWebSocket) Caps() call.Caps {
+	return call.Caps{Holder: m.out, Frames: m.rx.Frames(), Watch: m.rx.Watch}
+}

@@ -62,28 +62,6 @@ type probedMedia struct {
 	probe *turnProbe
 }
 
-// Hold implements call.Holder (the driver's media is one).
-func (m *probedMedia) Hold() {
-	if h, ok := m.Media.(call.Holder); ok {
-		h.Hold()
-	}
-}
-
-// Release implements call.Holder.
-func (m *probedMedia) Release() {
-	if h, ok := m.Media.(call.Holder); ok {
-		h.Release()
-	}
-}
-
-// Frames implements call.FrameChannel (the driver's media is one): the probe watches writes only.
-func (m *probedMedia) Frames() <-chan audio.Frame {
-	if fc, ok := m.Media.(call.FrameChannel); ok {
-		return fc.Frames()
-	}
-	return nil
-}
-
 // Write implements call.Media.
 func (m *probedMedia) Write(ctx context.Context, f audio.Frame) error {
 	err := m.Media.Write(ctx, f)

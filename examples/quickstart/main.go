@@ -17,6 +17,8 @@ package main
 import (
 	_ "embed"
 
+	_ "github.com/outcall/outcall/pkg/audio/vad/silero" // VAD=silero (cgo; make speech-models)
+	_ "github.com/outcall/outcall/pkg/audio/vad/webrtc" // VAD=webrtc (-tags webrtcvad)
 	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/campaign"
 	"github.com/outcall/outcall/pkg/outbound"

@@ -30,6 +30,8 @@ type Receiver struct {
 	frames    chan Frame
 	overflows uint64 // frames dropped because the consumer was more than frameQueue behind
 
+	watch func(Frame) // sees every frame before it is delivered; nil: none
+
 	readMu sync.Mutex  // serialises Read callers (the contract has one reader; this keeps misuse safe)
 	timer  *time.Timer // Read's wait in pull mode, guarded by readMu
 }
@@ -95,6 +97,16 @@ func (r *Receiver) PushStream(samples []int16) {
 // Frames returns the paced frame channel in push mode (closed when the media ends), else nil.
 func (r *Receiver) Frames() <-chan Frame { return r.frames }
 
+// Watch makes fn see every frame before it is delivered (sent on Frames, or returned by Read), in order, on the
+// goroutine that delivers it (the Pacer's in push mode), with the Receiver's lock held: fn must be quick, must
+// not block and must not call back into the Receiver. It replaces an earlier fn; nil stops watching. A recorder
+// uses it to keep the frame channel (call.Caps.Watch).
+func (r *Receiver) Watch(fn func(Frame)) {
+	r.mu.Lock()
+	r.watch = fn
+	r.mu.Unlock()
+}
+
 // frameQueue is how many paced frames wait for a consumer in push mode before the oldest are dropped: 1 s.
 const frameQueue = 50
 
@@ -126,8 +138,12 @@ func (r *Receiver) pushDue(now time.Time) bool {
 		}
 		samples, _ := r.jb.Pop(make([]int16, r.format.FrameSamples()))
 		r.due = r.due.Add(FrameDuration)
+		f := Frame{Rate: r.format.Rate, Samples: samples}
+		if r.watch != nil {
+			r.watch(f)
+		}
 		select {
-		case r.frames <- Frame{Rate: r.format.Rate, Samples: samples}:
+		case r.frames <- f:
 		default:
 			r.overflows++ // the consumer is a second behind: this frame is lost
 		}
@@ -189,7 +205,11 @@ func (r *Receiver) Read(ctx context.Context) (Frame, error) {
 	if now := time.Now(); now.Sub(r.due) > time.Second {
 		r.due = now // the reader stalled for over a second: resume from now instead of bursting to catch up
 	}
-	return Frame{Rate: r.format.Rate, Samples: samples}, nil
+	f := Frame{Rate: r.format.Rate, Samples: samples}
+	if r.watch != nil {
+		r.watch(f)
+	}
+	return f, nil
 }
 
 // wait blocks on the timer until the frame due at due may be popped (pull mode, without a Pacer).

@@ -53,25 +53,36 @@ type Media interface {
 	// Flush drops every queued frame (barge-in) and reports how much of the audio written since the previous
 	// Flush was actually sent to the callee.
 	Flush() (played time.Duration)
+	// Caps says what else the media can do: hold the bot's playout, deliver the callee's frames on a channel. It
+	// is part of the contract, so a wrapper that embeds a Media passes the capabilities on; a wrapper that
+	// changes what Read returns (a recorder) must return its own Caps, as Recorded does.
+	Caps() Caps
 }
 
-// Holder is a Media whose playout can be held: Hold makes the bot fall silent within one frame with its queued
-// audio kept, and Release carries on from the frame where it stopped. The dialog runtime holds the bot's speech at
-// the callee's first voiced frame, then flushes once the interruption is confirmed or releases if it was only a
-// cough or a backchannel, so the bot stops at once without dropping a prompt for every "嗯". Media without it
-// keep talking until the interruption is confirmed.
+// Caps are a Media's capabilities beyond Read, Write and Flush. A nil field is one the media lacks.
+type Caps struct {
+	// Holder holds the bot's playout. The dialog runtime holds the bot's speech at the callee's first voiced
+	// frame, then flushes once the interruption is confirmed or releases if it was only a cough or a
+	// backchannel, so the bot stops at once without dropping a prompt for every "嗯". Without it (nil: the
+	// audio is already with the PBX, as in FreeSWITCH's broadcast mode) the bot talks until the interruption
+	// is confirmed.
+	Holder Holder
+	// Frames delivers the callee's frames, paced as Read returns them, so a consumer can wait for audio, call
+	// events and recognition results in one select with no goroutine of its own per call. It is closed when
+	// the media ends (Read then says why). Frames and Read share one stream of frames: use one or the other.
+	// Nil: the media delivers frames through Read only.
+	Frames <-chan audio.Frame
+	// Watch, set with Frames, registers a function called with every frame before it is sent on Frames, in
+	// order, on the goroutine that paces it (it must be quick and must not block; a later Watch replaces an
+	// earlier one). A wrapper that must see the callee's audio (a recorder) keeps Frames with it.
+	Watch func(func(audio.Frame))
+}
+
+// Holder is a playout that can be held: Hold makes the bot fall silent within one frame with its queued audio
+// kept, and Release carries on from the frame where it stopped. A Media offers one in its Caps.
 type Holder interface {
 	Hold()
 	Release()
-}
-
-// FrameChannel is a Media that delivers the callee's frames on a channel, paced as Read returns them, so a
-// consumer can wait for audio, call events and recognition results in one select with no goroutine of its own per
-// call. The channel is closed when the media ends (Read then returns why). Frames and Read share one stream of
-// frames: use one or the other. A wrapper that changes what Read returns (a recorder) must not pass Frames on.
-type FrameChannel interface {
-	Media
-	Frames() <-chan audio.Frame
 }
 
 // Target is where Transfer sends the callee: either an endpoint dialed and bridged with the callee (an agent), or

@@ -16,35 +16,41 @@ import (
 // has passed it; a Flush (barge-in) drops what was queued but not played, so the recording holds what the callee
 // actually heard.
 //
-// When c's Media is a Holder, so is the recorded one: a hold delays the bot's queued audio in the recording by as
-// long as it lasted, as it delayed it for the callee.
+// The recorded media keeps the capabilities of c's (Media.Caps). With a Holder, a hold delays the bot's queued
+// audio in the recording by as long as it lasted, as it delayed it for the callee. With a frame channel and its
+// Watch, the callee's frames are recorded as they are paced onto the channel, so a recorded call keeps the
+// channel (and its consumer needs no goroutine to read it); a frame channel without Watch is not passed on, and
+// the consumer reads with Read, which records.
 func Recorded(c Call, rec *audio.Recorder) Call {
-	rc := &recordedCall{Call: c, media: &recordedMedia{Media: c.Media(), rec: rec}}
-	if h, ok := c.Media().(Holder); ok {
-		rc.media.holder = h
-		rc.outer = recordedHolder{rc.media}
-	} else {
-		rc.outer = rc.media
+	m := &recordedMedia{Media: c.Media(), rec: rec}
+	inner := m.Media.Caps()
+	if inner.Holder != nil {
+		m.holder = inner.Holder
+		m.caps.Holder = recordedHold{m}
 	}
-	return rc
+	if inner.Frames != nil && inner.Watch != nil {
+		m.watched = true
+		inner.Watch(m.heardFrame)
+		m.caps.Frames, m.caps.Watch = inner.Frames, m.setWatch
+	}
+	return &recordedCall{Call: c, media: m}
 }
 
 type recordedCall struct {
 	Call
 	media *recordedMedia
-	outer Media // media, as a Holder when the call's media is one
 }
 
-func (c *recordedCall) Media() Media { return c.outer }
+func (c *recordedCall) Media() Media { return c.media }
 
-// recordedHolder is a recordedMedia over a Holder.
-type recordedHolder struct{ *recordedMedia }
+// recordedHold holds a recorded call's playout (Caps.Holder).
+type recordedHold struct{ m *recordedMedia }
 
 // Hold implements Holder.
-func (m recordedHolder) Hold() { m.hold() }
+func (h recordedHold) Hold() { h.m.hold() }
 
 // Release implements Holder.
-func (m recordedHolder) Release() { m.release() }
+func (h recordedHold) Release() { h.m.release() }
 
 // Hangup commits the bot audio still queued (it was sent before the call ended) and hangs up.
 func (c *recordedCall) Hangup(ctx context.Context, cause Cause) error {
@@ -67,7 +73,11 @@ type recordedMedia struct {
 	queued   time.Duration // bot audio written since segStart
 	pending  []pendingFrame
 
-	holder Holder        // the call's media as a Holder; nil when it is not one
+	caps    Caps              // what the recorded media offers: the call's media's, recorded
+	holder  Holder            // the call's media's Holder; nil when it has none
+	watched bool              // the callee's frames are recorded as they are paced (heardFrame), not in Read
+	next    func(audio.Frame) // a watcher of the recorded media's own (Caps.Watch); nil: none
+
 	held   bool          // on hold: queued bot audio is not playing
 	heldAt time.Duration // timeline position where the hold began (or the last Flush during it)
 }
@@ -102,12 +112,41 @@ func (m *recordedMedia) release() {
 	m.segStart += shift
 }
 
+// Caps implements Media: the call's media's capabilities, recorded.
+func (m *recordedMedia) Caps() Caps { return m.caps }
+
 func (m *recordedMedia) Read(ctx context.Context) (audio.Frame, error) {
 	f, err := m.Media.Read(ctx)
 	if err != nil {
 		m.commit(time.Duration(1 << 62))
 		return f, err
 	}
+	if !m.watched {
+		m.record(f)
+	}
+	return f, nil
+}
+
+// heardFrame records a callee frame as the call's media paces it (its Caps.Watch) and hands it to the recorded
+// media's own watcher.
+func (m *recordedMedia) heardFrame(f audio.Frame) {
+	m.record(f)
+	m.mu.Lock()
+	next := m.next
+	m.mu.Unlock()
+	if next != nil {
+		next(f)
+	}
+}
+
+func (m *recordedMedia) setWatch(fn func(audio.Frame)) {
+	m.mu.Lock()
+	m.next = fn
+	m.mu.Unlock()
+}
+
+// record places a callee frame at the end of the call's timeline and commits the bot audio played by then.
+func (m *recordedMedia) record(f audio.Frame) {
 	m.mu.Lock()
 	at := m.heard
 	m.heard += f.Duration()
@@ -115,7 +154,6 @@ func (m *recordedMedia) Read(ctx context.Context) (audio.Frame, error) {
 	m.mu.Unlock()
 	_ = m.rec.Callee(at, f)
 	m.commit(now)
-	return f, nil
 }
 
 func (m *recordedMedia) Write(ctx context.Context, f audio.Frame) error {

@@ -38,6 +38,7 @@ func (m *clipMedia) Read(ctx context.Context) (audio.Frame, error) {
 }
 func (m *clipMedia) Write(context.Context, audio.Frame) error { return nil }
 func (m *clipMedia) Flush() time.Duration                     { return 0 }
+func (m *clipMedia) Caps() call.Caps                          { return call.Caps{} }
 
 var _ call.Media = (*clipMedia)(nil)
 

@@ -601,13 +601,8 @@ type note struct {
 	agent *Subscription
 }
 
-func (c *eslCall) ID() string { return c.id }
-func (c *eslCall) Media() call.Media {
-	if c.media.bc == nil && c.media.stream != nil {
-		return holdableMedia{c.media} // the bot's audio goes through the playout clock (unicast, stream): it can be held
-	}
-	return c.media
-}
+func (c *eslCall) ID() string                { return c.id }
+func (c *eslCall) Media() call.Media         { return c.media }
 func (c *eslCall) Events() <-chan call.Event { return c.events }
 
 // pump turns the channel's ESL events into call events, in order, until hangup.

@@ -44,11 +44,7 @@ type media struct {
 	acked      atomic.Bool   // MediaStream: the module said it plays what we send (mod_audio_stream::play)
 }
 
-var (
-	_ call.Media        = (*media)(nil)
-	_ call.FrameChannel = (*media)(nil)
-	_ call.FrameChannel = holdableMedia{}
-)
+var _ call.Media = (*media)(nil)
 
 // Format returns the call's media format (DriverConfig.Format).
 func (m *media) Format() audio.Format { return m.format }
@@ -57,9 +53,16 @@ func (m *media) Format() audio.Format { return m.format }
 // (then silence), so a gap never stalls the bot. It returns call.ErrHungUp once the call's media ends.
 func (m *media) Read(ctx context.Context) (audio.Frame, error) { return m.rx.Read(ctx) }
 
-// Frames implements call.FrameChannel: the callee's frames, paced by the driver's playout clock (no goroutine or
-// timer of the call's own). Closed when the media ends.
-func (m *media) Frames() <-chan audio.Frame { return m.rx.Frames() }
+// Caps implements call.Media: the callee's frames, paced by the driver's playout clock (no goroutine or timer of
+// the call's own), and, in unicast and stream mode, where the bot's frames queue on the playout clock, a Holder.
+// (In broadcast mode the audio is already with FreeSWITCH; barge-in there is uuid_break.)
+func (m *media) Caps() call.Caps {
+	c := call.Caps{Frames: m.rx.Frames(), Watch: m.rx.Watch}
+	if m.bc == nil && m.stream != nil {
+		c.Holder = m.stream
+	}
+	return c
+}
 
 // Write queues f for the callee. In MediaUnicast and MediaStream mode frames are paced by the playout clock and Write blocks
 // while 200 ms are queued; in MediaBroadcast mode frames gather into segments played with uuid_broadcast and
@@ -250,15 +253,3 @@ func (m *media) Stats() MediaStats {
 	}
 	return s
 }
-
-// holdableMedia is a call's media in unicast or stream mode, where the bot's frames queue on the playout clock: a
-// call.Holder. (In broadcast mode the audio is already with FreeSWITCH; barge-in there is uuid_break.)
-type holdableMedia struct{ *media }
-
-var _ call.Holder = holdableMedia{}
-
-// Hold implements call.Holder.
-func (m holdableMedia) Hold() { m.stream.Hold() }
-
-// Release implements call.Holder.
-func (m holdableMedia) Release() { m.stream.Release() }

@@ -95,11 +95,15 @@ func TestUnicastToneRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				m := c.Media()
-				if _, ok := m.(call.FrameChannel); !ok {
-					t.Error("unicast media is not a call.FrameChannel (dialog would start a reader goroutine)")
+				if caps := m.Caps(); caps.Frames == nil || caps.Watch == nil {
+					t.Error("unicast media has no frame channel and watch (dialog would start a reader goroutine)")
+				} else if caps.Holder == nil {
+					t.Error("unicast media has no Holder")
 				}
-				if _, ok := m.(call.Holder); !ok {
-					t.Error("unicast media is not a call.Holder")
+				if rec, err := audio.NewRecorder(f.Rate); err != nil {
+					t.Fatal(err)
+				} else if caps := call.Recorded(c, rec).Media().Caps(); caps.Frames == nil || caps.Holder == nil {
+					t.Error("a recorded unicast call lost its frame channel or Holder")
 				}
 				const freq = 1000.0
 				if got := echoTone(t, ctx, m, freq, 50); got < freq*0.98 || got > freq*1.02 {

@@ -13,8 +13,6 @@ import (
 	"github.com/outcall/outcall/ari"
 	aridriver "github.com/outcall/outcall/ari/driver"
 	"github.com/outcall/outcall/pkg/audio/vad"
-	"github.com/outcall/outcall/pkg/audio/vad/silero"
-	"github.com/outcall/outcall/pkg/audio/vad/webrtc"
 	"github.com/outcall/outcall/pkg/esl"
 )
 
@@ -42,7 +40,7 @@ type Env struct {
 	RedisURL     string      // REDIS_URL: Redis for dialog state, journals and the campaign; "": memory
 	ASR          string      // ASR: fake (default), openai, funasr, vosk or sphinx
 	TTS          string      // TTS: fake (default), espeak, flite (English scripts) or openai
-	VAD          string      // VAD: energy (default, pure Go), webrtc (build tag webrtcvad) or silero (build tag silero, make speech-models)
+	VAD          string      // VAD: energy (default, pure Go), webrtc (build tag webrtcvad) or silero (cgo, make speech-models); the program imports the providers it offers
 	OpenAIKey    string      // OPENAI_API_KEY
 	OpenAIBase   string      // OPENAI_BASE_URL: an OpenAI-compatible server (Ollama, vLLM, a speech server)
 	LLMModel     string      // LLM_MODEL: the model of the scripts' LLM nodes; "": none
@@ -76,7 +74,7 @@ func (e Env) LLMConfigured() bool {
 //	REDIS_URL                                     redis://host:6379/0, or a cluster's seed nodes as
 //	                                              redis://host1:6379?addr=host2:6379&addr=host3:6379; default: memory
 //	ASR, TTS                                      fake (default), openai, funasr, vosk, sphinx / fake, espeak, flite, openai
-//	VAD                                           energy (default), webrtc (-tags webrtcvad), silero (-tags silero)
+//	VAD                                           energy (default), webrtc (-tags webrtcvad), silero (make speech-models)
 //	OPENAI_API_KEY, OPENAI_BASE_URL, LLM_MODEL    OpenAI-compatible speech and model endpoints
 //	ASR_MODEL, TTS_MODEL, FUNASR_URL, VOSK_URL    provider details
 //
@@ -258,13 +256,12 @@ func (e *Env) checkProviders(bad func(string, ...any)) {
 	}
 	switch e.VAD {
 	case vad.Energy:
-	case vad.WebRTC:
-		if !vad.Built(e.VAD) {
-			bad("VAD=webrtc needs the cgo build: go run -tags %s ... (and libwebrtc-audio-processing-dev)", webrtc.Tag)
-		}
-	case vad.Silero:
-		if !vad.Built(e.VAD) {
-			bad("VAD=silero needs the cgo build: go run -tags %s ... (after make speech-models)", silero.Tag)
+	case vad.WebRTC, vad.Silero:
+		// The program links the providers it offers (the examples import both); whether one opens (its build
+		// tag, library and model files) is checked when the platform opens it.
+		if !vad.Linked(e.VAD) {
+			_, err := vad.Open(e.VAD, vad.Config{})
+			bad("%v", err)
 		}
 	default:
 		bad("VAD=%q: want %s", e.VAD, strings.Join(vad.Names(), ", "))

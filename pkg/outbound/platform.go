@@ -275,7 +275,7 @@ func (p *Platform) Where() string {
 	if p.Redis != nil {
 		st = "Redis store"
 	}
-	return fmt.Sprintf("%s, %s, ASR=%s, TTS=%s", pbx, st, p.Env.ASR, p.Env.TTS)
+	return fmt.Sprintf("%s, %s, ASR=%s, TTS=%s, VAD=%s", pbx, st, p.Env.ASR, p.Env.TTS, p.Env.VAD)
 }
 
 // Close hangs up what is left and releases the platform in reverse order of creation. It may be called on a nil

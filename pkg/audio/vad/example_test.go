@@ -11,7 +11,7 @@ import (
 func ExampleOpen() {
 	newVAD, err := vad.Open("energy", vad.Config{})
 	if err != nil {
-		fmt.Println(err) // e.g. VAD=silero in a binary built without -tags silero
+		fmt.Println(err) // e.g. VAD=silero in a program that does not import pkg/audio/vad/silero
 		return
 	}
 	d, _ := newVAD()

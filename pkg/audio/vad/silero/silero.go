@@ -1,4 +1,4 @@
-//go:build silero
+//go:build cgo
 
 package silero
 
@@ -14,7 +14,7 @@ import (
 	"github.com/outcall/outcall/pkg/audio"
 )
 
-// Built reports whether this binary has the Silero detector (the silero build tag).
+// Built reports whether this binary has the Silero detector (it was built with cgo).
 const Built = true
 
 // stateSize is the length of the network's recurrent state, shape [2, 1, 128].

@@ -5,7 +5,8 @@
 //
 //	go test -tags webrtcvad ./pkg/audio/vad/webrtc
 //
-// Without the tag, New returns ErrNotBuilt and Built is false, so a program can say what to rebuild with.
+// Without the tag, New returns ErrNotBuilt and Built is false, so a program can say what to rebuild with. Importing
+// the package registers it with pkg/audio/vad under the name "webrtc" (vad.Open, the examples' VAD=webrtc).
 // The detector decides yes or no per 10, 20 or 30 ms at 8, 16, 32 or 48 kHz, at about 3-5 µs per 20 ms frame;
 // its probability is that decision (0 or 1), and an audio.SpeechGate turns it into speech start and end events.
 package webrtc
@@ -14,7 +15,12 @@ import (
 	"errors"
 
 	"github.com/outcall/outcall/pkg/audio"
+	"github.com/outcall/outcall/pkg/audio/vad"
 )
+
+func init() {
+	vad.Register(vad.WebRTC, func() (audio.DetectorFactory, error) { return Open(Config{}) })
+}
 
 // Tag is the build tag that compiles the detector in.
 const Tag = "webrtcvad"
@@ -36,6 +42,16 @@ type Config struct {
 	// Gate holds the speech start and end timing; zero fields take audio.SpeechGate's defaults (60 ms to start,
 	// 300 ms hangover). Its probability thresholds apply to 0 or 1.
 	Gate audio.GateConfig
+}
+
+// Open makes one detector with cfg to check that the library works, and returns Factory(cfg).
+func Open(cfg Config) (audio.DetectorFactory, error) {
+	d, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.Close()
+	return Factory(cfg), nil
 }
 
 // Factory returns an audio.DetectorFactory of detectors with cfg.
