@@ -10,7 +10,7 @@
 // or not, test files aside, and fails on any other edge; it has no exceptions list, and a new package must be put on
 // a floor there first.
 //
-//	5  campaign and application   pkg/outbound/outboundtest, examples/*, internal/sectortest, internal/faulttest
+//	5  campaign and application   pkg/outbound/outboundtest, examples/*, bench/*, internal/sectortest, internal/faulttest
 //	                              pkg/outbound (environment, platform, run)
 //	                              pkg/campaign, report, pkg/metrics (Prometheus, at the edge)
 //	4  understanding and scripts  dialog (script engine, runtime, JSONStore, RedactingStore)

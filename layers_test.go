@@ -41,7 +41,7 @@ var floors = []struct {
 	{"4c scripts", []string{"dialog/..."}, ""},
 	{"5a campaign and reports", []string{"pkg/campaign", "report", "pkg/metrics"}, ""},
 	{"5b application", []string{"pkg/outbound"}, ""},
-	{"5c templates and suites", []string{"pkg/outbound/outboundtest", "examples/...", "internal/sectortest", "internal/faulttest", ""}, ""},
+	{"5c templates and suites", []string{"pkg/outbound/outboundtest", "examples/...", "bench/...", "internal/sectortest", "internal/faulttest", ""}, ""},
 }
 
 // edges names the third-party modules that stay at the edges, with the only packages that may import them.

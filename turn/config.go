@@ -26,6 +26,19 @@ type Config struct {
 	GateASR    bool
 	ASRPreRoll time.Duration // with GateASR: audio kept before a voice and sent with it; default 400ms
 	ASRTail    time.Duration // with GateASR: audio sent after the voice was last heard; default 1s
+	// BargeInProbability is the speech probability a frame needs to count toward barge-in, for a detector that
+	// reports one (Silero; WebRTC's is 0 or 1). The energy detector counts frames by their level instead.
+	BargeInProbability float64 // default 0.6
+	// EndProbability and EndQuiet end the callee's speech sooner than the detector's hangover when it is sure the
+	// callee is quiet: the probability under EndProbability for EndQuiet. Probabilities between that and speech
+	// leave the end to the detector (its hangover, 300 ms by default). Only for detectors with a probability.
+	EndProbability float64       // default 0.1
+	EndQuiet       time.Duration // default 160ms
+	// EchoTail and EchoLossDB tell the callee's voice from the echo of the bot's prompt, once the bot's frames are
+	// given to Taker.Sent: a callee frame counts toward barge-in only when it is louder than the loudest bot frame
+	// sent within EchoTail before it, less EchoLossDB (the echo path's least loss; Geigel's rule).
+	EchoTail   time.Duration // the longest echo delay; default 250ms
+	EchoLossDB float64       // default 6 dB
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -46,12 +59,23 @@ func (c Config) WithDefaults() Config {
 	def(&c.HoldGrace, 100*time.Millisecond)
 	def(&c.DigitHold, 1200*time.Millisecond)
 	def(&c.InterDigit, 2*time.Second)
+	def(&c.EchoTail, 250*time.Millisecond)
+	if c.BargeInProbability <= 0 {
+		c.BargeInProbability = 0.6
+	}
+	if c.EndProbability <= 0 {
+		c.EndProbability = 0.1
+	}
+	def(&c.EndQuiet, 160*time.Millisecond)
+	if c.EchoLossDB <= 0 {
+		c.EchoLossDB = 6
+	}
 	return c
 }
 
-// VAD is the voice activity detector a Taker listens with, one per call; *audio.VAD is one. Another detector (a
-// model giving speech probabilities) fits behind the same methods: Loud is its earliest sign of a voice, Level and
-// NoiseFloor tell voiced frames from the hangover after the last one.
+// VAD is the voice activity detector a Taker listens with, one per call; *audio.VAD is one, and so is every
+// audio.SpeechDetector (pkg/audio/vad). Loud is its earliest sign of a voice; the energy detector's Level and
+// NoiseFloor, or another detector's Probability, tell voiced frames from the hangover after the last one.
 type VAD interface {
 	Process(f audio.Frame) (audio.VADEvent, bool) // analyse one frame; the speech boundary it completes, if any
 	Speaking() bool                               // inside speech, between a SpeechStart and its SpeechEnd
@@ -66,10 +90,19 @@ type leveled interface {
 	NoiseFloor() float64 // the background level, dBFS
 }
 
-// voiced reports whether the last frame counts as voiced for barge-in timing.
-func voiced(v VAD) bool {
+// prober is a VAD that reports a speech probability (audio.SpeechDetector).
+type prober interface {
+	Probability() float64 // the last frame's speech probability, 0 to 1
+}
+
+// voiced reports whether the last frame counts as voiced for barge-in timing: for the energy detector its level
+// above the noise floor, for a detector with a probability that probability against minP, else its Voiced.
+func voiced(v VAD, minP float64) bool {
 	if l, ok := v.(leveled); ok {
 		return l.Level() > l.NoiseFloor()+voicedDB
+	}
+	if p, ok := v.(prober); ok {
+		return p.Probability() >= minP
 	}
 	return v.Voiced()
 }

@@ -4,7 +4,8 @@
 //
 // A Taker is the whole decision, frame-driven and explicit: each input is one method — Frame (20 ms of the
 // callee's audio), Result (recognition), ASRLost, Digit (DTMF), SpeechDone (the prompt's writer finished),
-// Stopped (a requested stop completed) — and returns an Action value: frames for the recogniser, hold, stop,
+// Stopped (a requested stop completed), Sent (the bot's frame as it went out, so that its echo in the callee's audio
+// is not taken for the callee) — and returns an Action value: frames for the recogniser, hold, stop,
 // release, end. It starts no goroutine and reads no clock: the call's audio is its clock (every threshold is
 // measured in frames received, so a busy machine does not change behaviour) and wall time comes with the inputs
 // that measure latency. Tests feed it frame by frame. The voice activity detector is behind the VAD interface.

@@ -98,6 +98,7 @@ type Taker struct {
 	cfg  Config
 	vad  VAD
 	gate *gate         // Config.GateASR; nil: every frame goes to the recognizer
+	echo *echoGuard    // the bot's frames given to Sent
 	pos  time.Duration // callee audio received so far: the Taker's clock
 	rec  []audio.Frame // Action.Recognize, reused
 	s    state         // the current turn
@@ -126,6 +127,9 @@ type state struct {
 	listenFrom  time.Duration // pos when listening began (the prompt ended); -1: not yet
 	onset       time.Duration // start of the callee's current speech; -1: none
 	lastVoiced  time.Duration // pos after the last voiced frame of the current speech
+	talkFrom    time.Duration // start of the callee's talking in the current speech, echo aside; -1: none
+	sureQuiet   time.Duration // with a probability: how long it has stayed under EndProbability in the speech
+	endedEarly  bool          // the speech was ended by the probability before the detector's own end
 	speechEnd   time.Time     // wall time of the last end of speech, for Outcome.ASRLatency
 	holdUntil   time.Duration // a digit string was said: wait for more until then; -1: not holding
 	text        string        // final text collected
@@ -138,7 +142,7 @@ type state struct {
 // zero fields set to their defaults. Its first turn starts with Begin.
 func New(cfg Config, vad VAD) *Taker {
 	cfg = cfg.WithDefaults()
-	k := &Taker{cfg: cfg, vad: vad, s: state{ended: true}}
+	k := &Taker{cfg: cfg, vad: vad, s: state{ended: true}, echo: newEchoGuard(cfg.EchoTail, cfg.EchoLossDB)}
 	if cfg.GateASR {
 		k.gate = newGate(cfg.ASRPreRoll, cfg.ASRTail)
 	}
@@ -168,7 +172,7 @@ func (k *Taker) Begin(l Listen) Action {
 	}
 	l.DTMFMax = max(l.DTMFMax, 1)
 	k.s = state{l: l, barge: l.BargeIn && !l.Closing, asr: l.ASR, playing: l.Playing, start: k.pos,
-		listenFrom: -1, onset: -1, holdUntil: -1, out: Outcome{Heard: l.Prompt}}
+		listenFrom: -1, onset: -1, talkFrom: -1, holdUntil: -1, out: Outcome{Heard: l.Prompt}}
 	var a Action
 	k.settle(&a)
 	return a
@@ -192,15 +196,18 @@ func (k *Taker) Frame(f audio.Frame, now time.Time) Action {
 		switch ev.Kind {
 		case audio.SpeechStart:
 			s.onset = k.pos - (ev.Detected - ev.At)
+			s.talkFrom = s.onset
 		case audio.SpeechEnd:
-			s.onset, s.speechEnd = -1, now
+			if !s.endedEarly {
+				s.onset, s.talkFrom, s.speechEnd = -1, -1, now
+			}
+			s.endedEarly = false
 		}
 	}
-	// Voiced frames extend the speech; the VAD's hangover after the last one does not count toward barge-in.
-	if s.onset >= 0 && voiced(k.vad) {
-		s.lastVoiced = k.pos
-	}
-	k.hold(&a, f.Duration())
+	k.endpoint(f.Duration(), now)
+	over := k.echo.over(k.pos, f.Samples)
+	k.talk(over, f.Duration())
+	k.hold(&a, f.Duration(), over)
 	k.bargeIn(&a)
 	k.expire(&a, now)
 	k.settle(&a)
@@ -294,6 +301,58 @@ func (k *Taker) Stopped(played, written, length time.Duration) {
 	}
 }
 
+// Sent takes the bot's frame as it went to the callee (the playout's frame of the prompt), so that the echo of
+// the bot's own voice in the callee's audio does not count as the callee talking (Config.EchoLossDB). Without it,
+// every loud frame of the callee's counts.
+func (k *Taker) Sent(f audio.Frame) { k.echo.add(k.pos, f.Samples) }
+
+// endpoint ends the callee's speech by the detector's probability, for a detector that has one (not the energy
+// detector, which keeps its own hangover): once the probability has stayed under EndProbability for EndQuiet the
+// callee is surely quiet, sooner than the detector's hangover; frames between that and speech (a soft final
+// syllable, a pause inside a group of digits) leave the end to the detector. Speech again before the detector's
+// own end starts a new speech at once.
+func (k *Taker) endpoint(d time.Duration, now time.Time) {
+	p, ok := k.vad.(prober)
+	if _, lev := k.vad.(leveled); !ok || lev {
+		return
+	}
+	s := &k.s
+	switch {
+	case s.onset >= 0 && p.Probability() < k.cfg.EndProbability:
+		s.sureQuiet += d
+		if s.sureQuiet >= k.cfg.EndQuiet {
+			s.onset, s.talkFrom, s.speechEnd, s.endedEarly = -1, -1, now, true
+		}
+	case s.onset >= 0:
+		s.sureQuiet = 0
+	case s.endedEarly && k.vad.Speaking() && k.vad.Loud():
+		s.onset, s.talkFrom, s.sureQuiet, s.endedEarly = k.pos-d, k.pos-d, 0, false
+	}
+}
+
+// talkGap is how long the callee's talking may pause with only the bot's echo heard (the VAD still in speech)
+// before a later burst counts as new talking rather than its continuation. Pauses without echo (no Sent, or
+// the bot quiet) never reset it: the timing is then the VAD's speech, as before the echo guard.
+const talkGap = 300 * time.Millisecond
+
+// talk times the callee's talking within the VAD's speech: voiced frames above the bot's echo extend it, and a
+// gap of talkGap ending in a frame of echo ends it. The VAD's hangover after the last voiced frame does not count.
+func (k *Taker) talk(over bool, d time.Duration) {
+	s := &k.s
+	if s.onset < 0 {
+		return
+	}
+	switch {
+	case over && voiced(k.vad, k.cfg.BargeInProbability):
+		if s.talkFrom < 0 {
+			s.talkFrom = k.pos - d
+		}
+		s.lastVoiced = k.pos
+	case !over && s.talkFrom >= 0 && k.pos-max(s.lastVoiced, s.talkFrom) >= talkGap:
+		s.talkFrom = -1
+	}
+}
+
 // recognize returns the frames to send the recognizer for f: f itself, or what the gate lets through.
 func (k *Taker) recognize(f audio.Frame) []audio.Frame {
 	clear(k.rec) // drop the last frames' samples
@@ -307,9 +366,9 @@ func (k *Taker) recognize(f audio.Frame) []audio.Frame {
 
 // hold holds the bot at the callee's first loud frame and carries on when it was not speech after all, or the
 // speech ended without interrupting (a backchannel). d is the frame's length.
-func (k *Taker) hold(a *Action, d time.Duration) {
+func (k *Taker) hold(a *Action, d time.Duration, over bool) {
 	s := &k.s
-	if k.cfg.Hold && s.barge && k.vad.Loud() && k.Speaking() {
+	if k.cfg.Hold && s.barge && over && k.vad.Loud() && k.Speaking() {
 		if !s.held {
 			a.Hold = true
 			s.held, s.heldAt, s.bcDone = true, k.pos-d, false
@@ -336,10 +395,10 @@ func (k *Taker) release(a *Action) {
 // backchannel (嗯, 对, 好的) or too short to be a real interruption.
 func (k *Taker) bargeIn(a *Action) {
 	s := &k.s
-	if s.onset < 0 || !s.barge || !k.Speaking() {
+	if s.talkFrom < 0 || !s.barge || !k.Speaking() {
 		return
 	}
-	talked := s.lastVoiced - s.onset
+	talked := s.lastVoiced - s.talkFrom
 	words := s.partial != "" && !nlu.IsBackchannel(s.partial) && nlu.SpokenLength(s.partial) >= k.cfg.BargeInChars
 	if (words && talked >= k.cfg.BargeInAfter) || (s.partial == "" && talked >= k.cfg.BargeInNoText) {
 		k.stop(a)

@@ -41,6 +41,10 @@ type Config struct {
 	BargeInAfter time.Duration
 	// NoGate feeds the recognizer every frame instead of only around the callee's speech (dialog.TurnConfig.GateASR)
 	NoGate bool
+	// ASRRate is the rate the recognizer is fed at. 0 (default): the call's own rate, 8 kHz, unresampled, as a
+	// deployment streams telephony audio to an ASR service that takes 8 kHz (FunASR, Vosk and the cloud
+	// recognisers do); 16000 resamples on the way as sessions 1-2 measured (audio.Resampler).
+	ASRRate int
 	// JitterDepth is aridriver.Config.JitterDepth; default: 0 (the driver's default, 3 frames = 60 ms)
 	JitterDepth int
 	RedisURL    string // Redis of the dialog store; required
@@ -466,7 +470,7 @@ func (r *run) oneCall(ctx context.Context) {
 		}
 	}}
 	res, err := dialog.Run(ctx, newProbedCall(c, probe), r.script, dialog.Deps{
-		ASR:   &probedASR{inner: &asrtest.Recognizer{}, probe: probe},
+		ASR:   &probedASR{inner: &asrtest.Recognizer{}, probe: probe, rate: r.cfg.ASRRate},
 		TTS:   r.tts,
 		Store: r.store,
 		// The recognizer hears the callee's speech, not the bot's minutes (GateASR), as a deployment on a

@@ -39,6 +39,7 @@ func main() {
 		noGate   = flag.Bool("nogate", false, "feed the recognizer every frame (default: only around the callee's speech, dialog.TurnConfig.GateASR)")
 		bargeIn  = flag.Duration("bargein", 0, "dialog TurnConfig.BargeInAfter (default: the library's 400ms)")
 		jitter   = flag.Int("jitter", 0, "driver JitterDepth in frames (default: the driver's 3)")
+		asrRate  = flag.Int("asrrate", 0, "rate the recognizer is fed at (default: the call's 8 kHz, as a deployment streams it; 16000: resampled, the session 1-2 path)")
 		sweep    = flag.Bool("sweep", false, "run every size of -sizes")
 		sizes    = flag.String("sizes", "100,500,1000,2000", "sweep sizes")
 		jsonOut  = flag.String("json", "", "write the results as JSON to this file")
@@ -89,7 +90,7 @@ func main() {
 		}
 	}
 	base := Config{Rate: *rate, Turns: *turns, For: *window, Settle: *settle, BargeInAfter: *bargeIn,
-		NoGate: *noGate, JitterDepth: *jitter, Floor: *floorBin, Progress: os.Stderr, Logger: log,
+		NoGate: *noGate, ASRRate: *asrRate, JitterDepth: *jitter, Floor: *floorBin, Progress: os.Stderr, Logger: log,
 		Sim: []string{exe, "-sim"}}
 	if *verbose {
 		base.Sim = append(base.Sim, "-v")

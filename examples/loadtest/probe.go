@@ -14,10 +14,6 @@ import (
 	"github.com/outcall/outcall/pkg/call"
 )
 
-// asrRate is the rate the recognizer is fed at: the 8 kHz G.711 media is resampled to 16 kHz on the way, as most
-// ASR engines want wideband audio.
-const asrRate = 16000
-
 // turnProbe times one call's turns in the controller: from the moment the recognizer delivers a final transcript
 // to the moment the first frame of the bot's reply is queued for playout. That is everything the library does in
 // a turn (dialog step, Redis journal write, TTS start, media write), at microsecond resolution.
@@ -71,27 +67,29 @@ func (m *probedMedia) Write(ctx context.Context, f audio.Frame) error {
 	return err
 }
 
-// probedASR is an asr.Recognizer that resamples the call's audio to asrRate for the inner recognizer and tells the
-// probe when a final transcript is delivered.
+// probedASR is an asr.Recognizer that feeds the inner recognizer the call's audio, resampled to rate when rate is
+// set and differs, and tells the probe when a final transcript is delivered.
 type probedASR struct {
 	inner asr.Recognizer
 	probe *turnProbe
+	rate  int // 0: the call's rate
 }
 
 // Start implements asr.Recognizer.
 func (r *probedASR) Start(ctx context.Context, c asr.Config) (asr.Stream, error) {
-	from := c.SampleRate
-	if from == 0 {
-		from = asrRate
+	from, to := c.SampleRate, r.rate
+	if to == 0 {
+		to = from
 	}
-	c.SampleRate = asrRate
+	c.SampleRate = to
 	in, err := r.inner.Start(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	s := &probedStream{inner: in, probe: r.probe, out: make(chan asr.Result, 16)}
-	if from != asrRate {
-		if s.rs, err = audio.NewResampler(from, asrRate); err != nil {
+	if from != 0 && to != from {
+		s.to = to
+		if s.rs, err = audio.NewResampler(from, to); err != nil {
 			_ = in.Close()
 			return nil, err
 		}
@@ -105,6 +103,7 @@ type probedStream struct {
 	inner asr.Stream
 	probe *turnProbe
 	rs    *audio.Resampler
+	to    int // the resampler's output rate
 	buf   []int16
 	out   chan asr.Result
 }
@@ -115,7 +114,7 @@ func (s *probedStream) Write(f audio.Frame) error {
 		return s.inner.Write(f)
 	}
 	s.buf = s.rs.Process(s.buf[:0], f.Samples)
-	return s.inner.Write(audio.Frame{Rate: asrRate, Samples: s.buf})
+	return s.inner.Write(audio.Frame{Rate: s.to, Samples: s.buf})
 }
 
 // Results implements asr.Stream.
