@@ -44,7 +44,7 @@ FUZZ_TARGETS := \
 	./pkg/audiosocket:FuzzReadMessage \
 	./pkg/esl:FuzzReadMessage \
 	./ari:FuzzDecodeEvent \
-	./ari:FuzzParseWSControl \
+	./ari/driver:FuzzParseWSControl \
 	./dialog:FuzzLoad \
 	./pkg/campaign:FuzzImportCSV
 

@@ -124,8 +124,12 @@ func (c *Client) isClosed() bool {
 	return c.closed
 }
 
-// maxResponse bounds a JSON response body.
+// maxResponse bounds a response body: a larger one fails with ErrResponseTooLarge, unread past the bound.
 const maxResponse = 8 << 20
+
+// ErrResponseTooLarge is returned for a response body larger than 8 MiB (Asterisk's largest, a GET /channels of
+// thousands of channels, stays far below): the client stops reading it rather than buffering without bound.
+var ErrResponseTooLarge = errors.New("ari: response body too large")
 
 // request is one REST call.
 type request struct {
@@ -144,18 +148,53 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
-		return nil
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	b, err := readBody(resp, out == nil || resp.StatusCode == http.StatusNoContent)
 	if err != nil {
 		return fmt.Errorf("ari: %s: reading response: %w", r.op, err)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("ari: %s: decoding response: %w", r.op, err)
 	}
 	return nil
+}
+
+// readBody reads resp's body up to maxResponse (discarding it when discard is set) and fails with
+// ErrResponseTooLarge past it, before reading when Content-Length says so.
+func readBody(resp *http.Response, discard bool) ([]byte, error) {
+	if resp.ContentLength > maxResponse {
+		return nil, fmt.Errorf("%w: Content-Length %d > %d", ErrResponseTooLarge, resp.ContentLength, maxResponse)
+	}
+	lr := io.LimitReader(resp.Body, maxResponse+1)
+	if discard {
+		n, err := io.Copy(io.Discard, lr)
+		if err == nil && n > maxResponse {
+			err = fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, maxResponse)
+		}
+		return nil, err
+	}
+	var b []byte
+	var err error
+	if resp.ContentLength > 0 { // one allocation when the length is known
+		b = make([]byte, resp.ContentLength+1)
+		var n int
+		n, err = io.ReadFull(lr, b)
+		b = b[:n]
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = nil
+		}
+	} else {
+		b, err = io.ReadAll(lr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxResponse {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, maxResponse)
+	}
+	return b, nil
 }
 
 // send performs r and returns a 2xx response whose body the caller must close, then call cancel.
@@ -196,7 +235,7 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, context.C
 		// The URL's query may hold a phone number (endpoint): keep it out of the error and the log.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = fmt.Errorf("%s %s: %w", ue.Op, r.method, ue.Err)
+			err = fmt.Errorf("%s: %w", r.method, ue.Err)
 		}
 		c.log.Debug().Str("op", r.op).Err(err).Msg("ari request failed")
 		return nil, nil, fmt.Errorf("ari: %s: %w", r.op, err)

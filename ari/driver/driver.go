@@ -569,7 +569,7 @@ func (st *dialState) failure() *call.Error {
 func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub *ari.Subscription, ans *ari.StasisStart, log zerolog.Logger) (*ariCall, error) {
 	c := &ariCall{
 		d: d, id: id, chanID: chanID, otherID: otherID, sub: sub, log: log,
-		bridgeID: ari.NewID("br"), extID: ari.NewID("em"),
+		bridgeID: callBridgeID(chanID), extID: callMediaID(chanID),
 		events:   make(chan call.Event, d.cfg.EventBuffer),
 		done:     make(chan struct{}),
 		hangupCh: make(chan struct{}),

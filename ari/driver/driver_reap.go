@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/outcall/outcall/ari"
 )
@@ -13,6 +14,11 @@ import (
 var callIDRE = regexp.MustCompile(`^[A-Za-z0-9._\-]{1,100}$`)
 
 func callChannelIDs(callID string) (string, string) { return callID + "-a", callID + "-b" }
+
+// The call's bridge and external-media channel are named after its channel too ("<id>-br", "<id>-em"), so that
+// HangupCall can end them: Asterisk keeps a dead process's media channel up otherwise.
+func callBridgeID(chanID string) string { return strings.TrimSuffix(chanID, "-a") + "-br" }
+func callMediaID(chanID string) string  { return strings.TrimSuffix(chanID, "-a") + "-em" }
 
 // HangupCall ends the call that was dialed with call.Request.ID callID, from any process connected to the same
 // Asterisk: a campaign uses it to end the call of a process that died mid-call before dialing the number again. A
@@ -23,10 +29,13 @@ func (d *Driver) HangupCall(ctx context.Context, callID string) error {
 	}
 	var errs []error
 	a, b := callChannelIDs(callID)
-	for _, id := range []string{a, b} {
+	for _, id := range []string{a, b, callMediaID(a)} {
 		if err := d.c.Hangup(ctx, id, "normal"); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			errs = append(errs, err)
 		}
+	}
+	if err := d.c.DestroyBridge(ctx, callBridgeID(a)); err != nil && !errors.Is(err, ari.ErrNotFound) {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -43,8 +43,14 @@ func TestMain(m *testing.M) {
 const leaseTTL = 1500 * time.Millisecond
 
 // campaignConfig is the campaign every controller process runs.
+// On a real Asterisk (FAULTTEST_ENDPOINT set by TestControllerKilledOnRealAsterisk) the campaign dials that
+// endpoint, 12 calls at a time, gently for a shared server.
 func campaignConfig(id string) campaign.Config {
-	return campaign.Config{ID: id, Endpoint: "PJSIP/{number}@trunk", MaxConcurrent: 60, CPS: 300,
+	endpoint, maxConc, cps := "PJSIP/{number}@trunk", 60, 300.0
+	if e := os.Getenv("FAULTTEST_ENDPOINT"); e != "" {
+		endpoint, maxConc, cps = e, 12, 30
+	}
+	return campaign.Config{ID: id, Endpoint: endpoint, MaxConcurrent: maxConc, CPS: cps,
 		TimeZone: "Asia/Shanghai", Windows: []campaign.Window{{Days: campaign.EveryDay, Start: "00:00", End: "24:00"}},
 		MaxAttempts: 2, MaxPerDay: 2, RingTimeout: 700 * time.Millisecond, LeaseTTL: leaseTTL,
 		Retry: map[call.Outcome]campaign.RetryRule{call.Busy: {Delay: 50 * time.Millisecond},
@@ -87,10 +93,15 @@ func controller() error {
 	return r.Run(ctx)
 }
 
-// listenBriefly reads 200 ms of the callee, as a script's first turn would, then ends the call.
+// listenBriefly reads 200 ms of the callee (3 s on a real Asterisk), as a script's first turn would, then ends
+// the call.
 func listenBriefly(ctx context.Context, c call.Call, _ campaign.Attempt) (campaign.CallResult, error) {
 	m := c.Media()
-	for i := 0; i < 10; i++ {
+	frames := 10
+	if os.Getenv("FAULTTEST_ENDPOINT") != "" { // a real Asterisk: calls long enough to be up when the kill comes
+		frames = 150
+	}
+	for i := 0; i < frames; i++ {
 		if _, err := m.Read(ctx); err != nil {
 			return campaign.CallResult{Outcome: "callee-hangup"}, nil
 		}
@@ -104,12 +115,19 @@ type proc struct {
 	done chan error
 }
 
-func startController(t *testing.T, sim *aritest.Server, rs *redistest.Server, camp, owner string) *proc {
+// ariTarget is the Asterisk (simulated or real) the controllers talk to.
+type ariTarget struct{ url, username, password, endpoint string }
+
+func simTarget(sim *aritest.Server) ariTarget {
+	return ariTarget{sim.URL(), sim.Username(), sim.Password(), ""}
+}
+
+func startController(t *testing.T, ast ariTarget, rs *redistest.Server, camp, owner string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), roleEnv+"=controller", "ARI_URL="+sim.URL(), "ARI_USERNAME="+sim.Username(),
-		"ARI_PASSWORD="+sim.Password(), "ARI_APP=outcall-"+owner, "REDIS_URL="+rs.URL(), "CAMPAIGN="+camp,
-		"OWNER="+owner)
+	cmd.Env = append(os.Environ(), roleEnv+"=controller", "ARI_URL="+ast.url, "ARI_USERNAME="+ast.username,
+		"ARI_PASSWORD="+ast.password, "ARI_APP=outcall-"+owner, "REDIS_URL="+rs.URL(), "CAMPAIGN="+camp,
+		"OWNER="+owner, "FAULTTEST_ENDPOINT="+ast.endpoint)
 	cmd.Stderr = &testWriter{t: t, prefix: owner + ": "}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -181,6 +199,7 @@ type killFigures struct {
 	contacts, lost, concurrentTwice, upAtKill, upAtEnd, abandoned int
 	takeover, reapedIn                                            time.Duration
 	simCalls, attempts                                            int
+	leftChannels, leftBridges                                     []string // on the PBX after the run (GET /channels, /bridges)
 }
 
 // TestControllerKilledMidCampaign runs one campaign on three controller processes and SIGKILLs one of them
@@ -203,6 +222,9 @@ func TestControllerKilledMidCampaign(t *testing.T) {
 				f.upAtEnd, f.abandoned, f.takeover.Round(time.Millisecond), leaseTTL, f.simCalls, f.attempts)
 			if f.lost != 0 || f.concurrentTwice != 0 || f.upAtEnd != 0 {
 				t.Errorf("lost %d, dialled twice at once %d, calls left up %d: want 0, 0, 0", f.lost, f.concurrentTwice, f.upAtEnd)
+			}
+			if len(f.leftChannels)+len(f.leftBridges) > 0 {
+				t.Errorf("left on the PBX: channels %v, bridges %v", f.leftChannels, f.leftBridges)
 			}
 			if f.abandoned > 0 && f.takeover > 3*leaseTTL {
 				t.Errorf("the survivors took over %v after the kill; the lease is %v", f.takeover, leaseTTL)
@@ -229,7 +251,7 @@ func killOne(t *testing.T, n int, fraction float64) killFigures {
 	}
 	procs := make([]*proc, 3)
 	for i := range procs {
-		procs[i] = startController(t, sim, rs, camp, fmt.Sprintf("proc-%d", i))
+		procs[i] = startController(t, simTarget(sim), rs, camp, fmt.Sprintf("proc-%d", i))
 	}
 	waitResults(t, ctx, rdb, camp, int64(fraction*float64(n)))
 	if err := procs[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -253,7 +275,38 @@ func killOne(t *testing.T, n int, fraction float64) killFigures {
 			t.Fatalf("controller %d still running: %v", i+1, ctx.Err())
 		}
 	}
-	return figures(t, ctx, sim, store, contacts, camp, killedAt, upAtKill)
+	f := figures(t, ctx, sim, store, contacts, camp, killedAt, upAtKill)
+	f.leftChannels, f.leftBridges = leftovers(t, ctx, simTarget(sim), nil, nil)
+	return f
+}
+
+// leftovers lists the channels and bridges on the Asterisk that are not in the before sets (nil: none before).
+func leftovers(t *testing.T, ctx context.Context, ast ariTarget, chansBefore, bridgesBefore map[string]bool) (chans, bridges []string) {
+	t.Helper()
+	c, err := ari.New(ari.Config{URL: ast.url, Username: ast.username, Password: ast.password, App: "outcall-witness"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cs, err := c.ListChannels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range cs {
+		if !chansBefore[ch.ID] {
+			chans = append(chans, ch.ID)
+		}
+	}
+	bs, err := c.ListBridges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if !bridgesBefore[b.ID] {
+			bridges = append(bridges, b.ID)
+		}
+	}
+	return chans, bridges
 }
 
 func waitResults(t *testing.T, ctx context.Context, rdb *redis.Client, camp string, n int64) {

@@ -5,12 +5,14 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,8 +25,9 @@ type Server struct {
 	dir   string
 	args  []string // extra redis-server arguments, kept for Restart
 	cmd   *exec.Cmd
-	done  chan struct{} // closed once the process has exited and been waited for
-	admin *redis.Client // the cluster's own connection to a node, nil outside a cluster
+	done  chan struct{}  // closed once the process has exited and been waited for
+	admin *redis.Client  // the cluster's own connection to a node, nil outside a cluster
+	held  []net.Listener // the dead server's ports, kept from other processes between Kill and Restart or Stop
 }
 
 // URL returns the server's redis:// URL.
@@ -38,8 +41,48 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 	return c
 }
 
-// Kill stops the server at once (SIGKILL), for tests of what happens when Redis dies.
-func (s *Server) Kill() { _ = s.cmd.Process.Kill() }
+// Kill stops the server at once (SIGKILL), for tests of what happens when Redis dies. Until Restart or Stop its
+// port (and cluster bus port) stay held by the test, accepting and closing connections as a dead node's address
+// would refuse them: under `go test ./...` another package's redis-server could otherwise be started on the freed
+// port, and a cluster client that still lists the dead node would read that stranger's slot map and find the
+// campaign missing (the TestRedisFailoverMidCampaign flake).
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	_, port, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(port)
+	ports := []int{n}
+	if strings.Contains(strings.Join(s.args, " "), "--cluster-enabled yes") {
+		ports = append(ports, n+10000)
+	}
+	for _, p := range ports {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue // already taken in the instant since the kill: nothing to hold
+		}
+		s.held = append(s.held, l)
+		go refuse(l)
+	}
+}
+
+// refuse closes every connection l accepts, until l is closed.
+func refuse(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		_ = c.Close()
+	}
+}
+
+// release gives back the ports Kill held.
+func (s *Server) release() {
+	for _, l := range s.held {
+		_ = l.Close()
+	}
+	s.held = nil
+}
 
 // Start runs redis-server for tb. It fails the test when redis-server is not installed (make test installs it).
 func Start(tb testing.TB) *Server {
@@ -128,6 +171,7 @@ func (s *Server) Restart() error {
 func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
+	s.release()
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
@@ -136,9 +180,14 @@ func (s *Server) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
+		info, err := c.Info(ctx, "server").Result()
 		cancel()
 		if err == nil {
+			// The answer must come from our child: if it could not bind the port, another process's redis-server
+			// there would answer the ping.
+			if !strings.Contains(info, "process_id:"+strconv.Itoa(s.cmd.Process.Pid)+"\r\n") {
+				return fmt.Errorf("%w: %s answers for another redis-server", errPortTaken, s.Addr)
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -146,11 +195,17 @@ func (s *Server) waitReady(limit time.Duration) error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("redis-server on %s exited before answering", s.Addr)
+			return fmt.Errorf("%w: on %s, before answering", errExited, s.Addr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
+
+// errPortTaken: a redis-server other than ours answers on the port we chose.
+var errPortTaken = errors.New("redistest: port taken")
+
+// errExited: our redis-server ended before it answered (typically: it could not bind the port).
+var errExited = errors.New("redistest: redis-server exited")
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

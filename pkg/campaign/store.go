@@ -58,16 +58,13 @@ func (s *Store) Load(ctx context.Context, contacts []Contact, at time.Time) (int
 	}
 	for start := 0; start < len(contacts); start += 1000 {
 		end := min(start+1000, len(contacts))
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, 0, end-start)
-		for _, c := range contacts[start:end] {
-			b, err := json.Marshal(c)
-			if err != nil {
-				return added, err
-			}
-			cmds = append(cmds, loadScript.EvalSha(ctx, pipe, []string{s.k.prefix + c.ID, s.k.due, s.k.all}, c.ID, string(b), ms(at)))
+		cmds, err := s.loadChunk(ctx, contacts[start:end], at, false)
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The node lost the script cache since SCRIPT LOAD (a replica promoted, a restart): send the body.
+			// Safe to repeat: the script adds only what is absent.
+			cmds, err = s.loadChunk(ctx, contacts[start:end], at, true)
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		if err != nil {
 			return added, fmt.Errorf("campaign: load contacts: %w", err)
 		}
 		for _, c := range cmds {
@@ -80,6 +77,28 @@ func (s *Store) Load(ctx context.Context, contacts []Contact, at time.Time) (int
 		return added, err
 	}
 	return added, nil
+}
+
+// loadChunk runs the load script for contacts in one pipeline, by its SHA or, with body, by its text.
+func (s *Store) loadChunk(ctx context.Context, contacts []Contact, at time.Time, body bool) ([]*redis.Cmd, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, 0, len(contacts))
+	for _, c := range contacts {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		keys := []string{s.k.prefix + c.ID, s.k.due, s.k.all}
+		if body {
+			cmds = append(cmds, loadScript.Eval(ctx, pipe, keys, c.ID, string(b), ms(at)))
+		} else {
+			cmds = append(cmds, loadScript.EvalSha(ctx, pipe, keys, c.ID, string(b), ms(at)))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return cmds, nil
 }
 
 var loadScript = redis.NewScript(`

@@ -27,8 +27,13 @@ const (
 const (
 	MaxHeaderLine = 64 << 10 // bytes in one header line
 	MaxHeaders    = 1024     // header lines in one frame
+	MaxHeaderSize = 1 << 20  // bytes of one frame's header lines together (an outbound connect's channel data fits)
 	MaxBody       = 64 << 20 // bytes of Content-Length
 )
+
+// bodyChunk is the most a body's buffer grows by before its bytes arrive: a peer declaring MaxBody and sending
+// nothing costs this much memory, not MaxBody.
+const bodyChunk = 64 << 10
 
 // Message is one event-socket frame: MIME-style headers, a blank line, and a body of Content-Length bytes.
 //
@@ -51,7 +56,7 @@ func (m *Message) ReplyText() string { return m.Header["Reply-Text"] }
 // io.ErrUnexpectedEOF inside a frame, and ErrMalformed or ErrTooLarge (wrapped, with the offending value) when the
 // frame breaks the format.
 func ReadMessage(r *bufio.Reader) (*Message, error) {
-	h, err := readHeaders(r, true)
+	h, err := readHeadersMax(r, true, MaxHeaderSize)
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +66,7 @@ func ReadMessage(r *bufio.Reader) (*Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.Body = make([]byte, n)
-		if _, err := io.ReadFull(r, m.Body); err != nil {
+		if m.Body, err = readBody(r, n); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
@@ -83,11 +87,31 @@ func parseLength(s string) (int, error) {
 	return n, nil
 }
 
+// readBody reads n bytes, its buffer growing (doubling from bodyChunk) as they arrive.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	b := make([]byte, min(n, bodyChunk))
+	for got := 0; ; {
+		m, err := io.ReadFull(r, b[got:])
+		if got += m; err != nil || got == n {
+			return b, err
+		}
+		b = append(b, make([]byte, min(len(b), n-len(b)))...)
+	}
+}
+
 // readHeaders reads header lines up to the blank line. skipLeading drops blank lines before the first header.
 func readHeaders(r *bufio.Reader, skipLeading bool) (map[string]string, error) {
+	return readHeadersMax(r, skipLeading, MaxBody)
+}
+
+// readHeadersMax is readHeaders refusing more than max bytes of header lines with ErrTooLarge.
+func readHeadersMax(r *bufio.Reader, skipLeading bool, max int) (map[string]string, error) {
 	h := make(map[string]string, 8)
-	for n := 0; ; {
+	for n, size := 0, 0; ; {
 		line, err := readLine(r)
+		if size += len(line); err == nil && size > max {
+			return nil, fmt.Errorf("%w: header lines over %d bytes", ErrTooLarge, max)
+		}
 		if err != nil {
 			if err == io.EOF && (len(h) > 0 || line != "") {
 				err = io.ErrUnexpectedEOF
