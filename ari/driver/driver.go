@@ -587,10 +587,12 @@ func (d *Driver) setupCall(ctx context.Context, id, chanID, otherID string, sub 
 		}
 		return nil, &call.Error{Outcome: o, Detail: "answered, but " + step + " failed", Err: err}
 	}
+	// Marked made before asking, as the ExternalMedia channel is: a request cancelled in flight may still have
+	// created the bridge, and teardown destroys it by the id we chose (a 404 when it never existed).
+	c.bridgeMade = true
 	if _, err := d.c.CreateBridge(ctx, ari.CreateBridgeParams{Type: "mixing", BridgeID: c.bridgeID}); err != nil {
 		return fail("create bridge", err)
 	}
-	c.bridgeMade = true
 	m, err := d.newMedia(ctx, c)
 	if err != nil {
 		return fail("external media", err)

@@ -248,10 +248,12 @@ func mediaSpeech(t *testing.T, e *driverEnv) {
 	mediatest.SpeechRoundTrip(t, func() (string, uint64) { return mediaSpeechOnce(t, e) })
 }
 
-// lostFrames counts the callee frames the receive jitter buffer concealed, silenced or dropped late.
+// lostFrames counts the frames lost to timing: callee frames the receive jitter buffer concealed, silenced or
+// dropped late, and bot frames the playout clock sent late in a catch-up burst after a stall.
 func lostFrames(m call.Media) uint64 {
 	if s, ok := m.(interface{ Stats() driver.MediaStats }); ok {
-		return mediatest.Lost(s.Stats().Jitter)
+		st := s.Stats()
+		return mediatest.Lost(st.Jitter) + st.Playout.Late
 	}
 	return 0
 }

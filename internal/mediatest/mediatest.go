@@ -64,10 +64,12 @@ func SpeechThroughEcho(ctx context.Context, m call.Media, said string) (string, 
 // Said is the sentence SpeechRoundTrip speaks.
 const Said = "我要还款 please"
 
-// SpeechRoundTrip runs once (a call: Said through an echo, returning what was recognised and how many callee
-// frames the receive jitter buffer lost meanwhile) and requires Said back word for word. The fake recognizer
-// decodes a modem signal that one lost frame spoils: when an attempt fails and frames were lost to timing (a
-// loaded machine), the loss is logged and the check runs once more; a failure without any loss fails at once.
+// SpeechRoundTrip runs once (a call: Said through an echo, returning what was recognised and how many frames were
+// lost to this process's timing meanwhile: callee frames the receive jitter buffer lost, and bot frames the
+// playout clock sent late in a burst after a stall, which a short queue on the far side drops, as FreeSWITCH's
+// loopback does) and requires Said back word for word. The fake recognizer decodes a modem signal that one lost
+// frame spoils: when an attempt fails and frames were lost to timing (a loaded machine), the loss is logged and
+// the check runs once more; a failure without any loss fails at once.
 func SpeechRoundTrip(t testing.TB, once func() (heard string, lost uint64)) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {

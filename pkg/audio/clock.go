@@ -153,12 +153,16 @@ func (c *Clock) tick(sched time.Time, active []*Group) []*Group {
 	active = append(active, c.groups...)
 	c.mu.Unlock()
 	c.ticks.Add(1)
+	// A tick run a whole period or more after its schedule is part of a catch-up burst: its frames reach the far
+	// end back to back with the previous tick's, and a short receive queue there (FreeSWITCH's loopback keeps 3)
+	// may drop them. Each stream counts them (PlayoutStats.Late).
+	late := c.src.Now().Sub(sched) >= c.cfg.Period
 	c.latMu.Lock()
 	for _, g := range active {
 		g.mu.Lock()
 		g.out = g.out[:0]
 		for _, s := range g.streams {
-			if f, ok := s.pop(); ok {
+			if f, ok := s.pop(late); ok {
 				g.out = append(g.out, Outgoing{Playout: s, Frame: f})
 			}
 		}
@@ -277,6 +281,7 @@ type Playout struct {
 
 	queued  atomic.Uint64
 	sent    atomic.Uint64
+	late    atomic.Uint64
 	dropped atomic.Uint64
 	emitted atomic.Int64 // nanoseconds of audio handed to the sender since the last Flush
 }
@@ -319,9 +324,9 @@ func (s *Playout) Write(ctx context.Context, f Frame) error {
 	}
 }
 
-// pop takes the next frame for the clock. A blocked writer is woken only once the queue is half empty, so the
-// clock does not wake every producer on every tick.
-func (s *Playout) pop() (Frame, bool) {
+// pop takes the next frame for the clock, counting it as late when the tick is. A blocked writer is woken only
+// once the queue is half empty, so the clock does not wake every producer on every tick.
+func (s *Playout) pop(late bool) (Frame, bool) {
 	s.mu.Lock()
 	if s.n == 0 || s.held {
 		s.mu.Unlock()
@@ -343,6 +348,9 @@ func (s *Playout) pop() (Frame, bool) {
 		}
 	}
 	s.sent.Add(1)
+	if late {
+		s.late.Add(1)
+	}
 	s.emitted.Add(int64(f.Duration()))
 	return f, true
 }
@@ -422,6 +430,7 @@ func (s *Playout) Done() <-chan struct{} { return s.done }
 type PlayoutStats struct {
 	Queued  uint64 // frames accepted by Write
 	Sent    uint64 // frames handed to the sender
+	Late    uint64 // of which sent a period or more after their tick's schedule (a catch-up burst after a stall)
 	Dropped uint64 // frames discarded by Flush or Close
 	Pending int    // frames waiting now
 }
@@ -431,7 +440,7 @@ func (s *Playout) Stats() PlayoutStats {
 	s.mu.Lock()
 	n := s.n
 	s.mu.Unlock()
-	return PlayoutStats{Queued: s.queued.Load(), Sent: s.sent.Load(), Dropped: s.dropped.Load(), Pending: n}
+	return PlayoutStats{Queued: s.queued.Load(), Sent: s.sent.Load(), Late: s.late.Load(), Dropped: s.dropped.Load(), Pending: n}
 }
 
 // clockSource is the time base of a Clock; tests substitute a simulated one.

@@ -197,6 +197,10 @@ func TestClockStallSkips(t *testing.T) {
 	if got := ticks[10].sched.Sub(start); got != 18*FrameDuration {
 		t.Fatalf("first tick after stall at %v, want %v", got, 18*FrameDuration)
 	}
+	// Ticks 18 and 19 run 45 and 25 ms after their schedule (a burst, back to back); tick 20 is 5 ms late.
+	if late := s.Stats().Late; late != 2 {
+		t.Fatalf("%d frames counted late, want 2 (the catch-up burst)", late)
+	}
 }
 
 // TestClockRealTimeDrift runs 10,000 ticks of the real monotonic clock at a 500 µs period (5 s) and fits actual

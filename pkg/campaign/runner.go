@@ -191,6 +191,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (r *Runner) attempt(ctx context.Context, l Lease) {
 	log := r.log.With().Str("contact", l.Contact.ID).Int64("fence", l.Token).Logger()
 	now := r.cfg.Now()
+	if l.StaleToken != 0 {
+		// A dead process's call may still be up, a callee hearing silence: end it first, whatever the gates say
+		// now. Until that is done the contact keeps its stale token, so whoever holds it next tries again.
+		if err := r.reap(ctx, l); err != nil {
+			log.Warn().Err(err).Msg("a stale call of a dead process may still be up: not dialing")
+			r.complete(ctx, l, Completion{Outcome: "refused:stale-call", NextAt: now.Add(r.camp.LeaseTTL),
+				Result: map[string]string{"gate": "stale-call", "reason": err.Error()}}, log)
+			return
+		}
+	}
 	a := Attempt{Contact: l.Contact, Attempts: l.Attempts, DayAttempts: l.DayAttempts, LastDay: l.LastDay, Now: now}
 	d := CheckAll(ctx, r.gates, a)
 	if r.cfg.OnDecision != nil {
@@ -217,14 +227,6 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 		return
 	}
 	defer r.unlockNumber(l)
-	if l.StaleToken != 0 {
-		if err := r.reap(ctx, l); err != nil {
-			log.Warn().Err(err).Msg("a stale call of a dead process may still be up: not dialing")
-			r.complete(ctx, l, Completion{Outcome: "refused:stale-call", NextAt: now.Add(r.camp.LeaseTTL),
-				Result: map[string]string{"gate": "stale-call", "reason": err.Error()}}, log)
-			return
-		}
-	}
 	if !r.begin(ctx, l, now, log) {
 		return
 	}
@@ -288,16 +290,18 @@ func (r *Runner) attempt(ctx context.Context, l Lease) {
 	r.complete(ctx, l, comp, log)
 }
 
-// reap hangs up the call of a reclaimed lease. A dialer that cannot reap (no Reaper) is trusted to have ended its
-// calls with its process.
+// reap hangs up the call of a reclaimed lease and then clears the contact's stale token. A dialer that cannot
+// reap (no Reaper) is trusted to have ended its calls with its process.
 func (r *Runner) reap(ctx context.Context, l Lease) error {
-	reaper, ok := r.cfg.Dialer.(Reaper)
-	if !ok {
-		return nil
+	if reaper, ok := r.cfg.Dialer.(Reaper); ok {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := reaper.HangupCall(rctx, CallID(r.camp.ID, l.Contact.ID, l.StaleToken))
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return reaper.HangupCall(rctx, CallID(r.camp.ID, l.Contact.ID, l.StaleToken))
+	return r.persist(ctx, func(ctx context.Context) error { return r.store.Reaped(ctx, l) })
 }
 
 // schedule sets a retry for an unanswered or machine outcome, or makes the completion terminal.

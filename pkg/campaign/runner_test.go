@@ -497,3 +497,77 @@ func (h commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// reapingDialer is a fakeDialer that can reap (Reaper) and logs hang-ups and dials in order.
+type reapingDialer struct {
+	*fakeDialer
+	mu  sync.Mutex
+	log []string
+}
+
+func (d *reapingDialer) HangupCall(_ context.Context, id string) error {
+	d.mu.Lock()
+	d.log = append(d.log, "reap "+id)
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *reapingDialer) Dial(ctx context.Context, r call.Request) (call.Call, error) {
+	d.mu.Lock()
+	d.log = append(d.log, "dial "+r.ID)
+	d.mu.Unlock()
+	return d.fakeDialer.Dial(ctx, r)
+}
+
+// TestStaleCallReapedDespiteLiveLock: a process dies mid-call; its lease expires while the live-call lock on the
+// number is still held, so the first survivor to claim the contact is refused by the lock. The dead process's
+// call must still be hung up before the number is dialed again. (The refusal used to clear the contact's stale
+// token: the next claim dialed the number while the dead call was still up, seen in internal/faulttest.)
+func TestStaleCallReapedDespiteLiveLock(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	cfg := testCampaign("stale-lock")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := Contact{ID: "c1", Phone: "+8613800000006"}
+	store := NewStore(rdb, cfg.ID)
+	t0 := time.Now()
+	if _, err := store.Load(ctx, []Contact{c}, t0); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := store.Claim(ctx, "dead", 1, 10, cfg.LeaseTTL, t0)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("claim: %v, %v", dead, err)
+	}
+	if _, err := store.Begin(ctx, dead[0], 100, t0.Format(time.DateOnly), cfg.LeaseTTL, t0); err != nil {
+		t.Fatal(err)
+	}
+	// The dead process's lock outlives its lease (it renewed both a moment apart).
+	if err := rdb.Set(ctx, liveKey(c.Phone), "dead/other/1", 3*cfg.LeaseTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := &reapingDialer{fakeDialer: newFakeDialer(t, func(string) call.Outcome { return call.Answered })}
+	r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: d, Owner: "survivor",
+		Poll: 10 * time.Millisecond, Handler: func(ctx context.Context, c call.Call, a Attempt) (CallResult, error) {
+			return CallResult{Outcome: "completed"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	d.mu.Lock()
+	log := append([]string(nil), d.log...)
+	d.mu.Unlock()
+	want := "reap " + CallID(cfg.ID, c.ID, dead[0].Token)
+	for _, e := range log {
+		if e == want {
+			return
+		}
+		if strings.HasPrefix(e, "dial ") {
+			t.Fatalf("%s before the dead process's call was reaped (%s); log %v", e, want, log)
+		}
+	}
+	t.Fatalf("the dead process's call was never reaped; log %v", log)
+}

@@ -274,6 +274,30 @@ func (s *Store) Renew(ctx context.Context, l Lease, ttl time.Duration, now time.
 	return nil
 }
 
+// reapedScript clears a contact's stale token once the lease holder has hung up that token's call; an attempt
+// that ends without doing so (refused by a gate, or by the live-call lock) leaves it for the next holder.
+// KEYS: contact; ARGV: token stale
+var reapedScript = redis.NewScript(`
+local c = redis.call('HMGET', KEYS[1], 'fence', 'stale')
+if c[1] ~= ARGV[1] then return 0 end
+if c[2] == ARGV[2] then redis.call('HDEL', KEYS[1], 'stale') end
+return 1
+`)
+
+// Reaped records that the stale call of l (l.StaleToken) has been hung up, so later attempts on the contact do
+// not reap it again. ErrStaleLease when l no longer owns the contact.
+func (s *Store) Reaped(ctx context.Context, l Lease) error {
+	ok, err := reapedScript.Run(ctx, s.rdb, []string{s.k.prefix + l.Contact.ID}, l.Token,
+		strconv.FormatInt(l.StaleToken, 10)).Int()
+	if err != nil {
+		return err
+	}
+	if ok == 0 {
+		return ErrStaleLease
+	}
+	return nil
+}
+
 // completeScript records an attempt's end exactly once: it checks the fencing token, appends the result, and either
 // reschedules the contact or marks it done. The token of the last recorded attempt is kept ('recorded'), so running
 // it again after a lost reply records nothing twice (and returns 2).
@@ -285,7 +309,6 @@ if c[1] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'recorded', ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
-redis.call('HDEL', KEYS[1], 'stale')
 redis.call('ZREM', KEYS[3], ARGV[2])
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'status', 'done', 'outcome', ARGV[3], 'owner', '', 'fence', -1)

@@ -24,7 +24,7 @@ type DriverConfig struct {
 	MediaListen  string         // where the media server (audio-stream WebSocket, broadcast segments) listens; default: "127.0.0.1:0"
 	MediaURL     string         // ws:// base URL FreeSWITCH dials (as it reaches this process); default: ws://<MediaListen's address>
 	Format       audio.Format   // media format: audio.Narrowband (8k) or audio.Wideband (16k); default: Wideband
-	Clock        *audio.Clock   // shared playout clock, already running; default: the driver runs its own
+	Clock        *audio.Clock   // shared playout clock, already running; default: the driver runs its own, with MaxCatchUp 1 (see NewDriver)
 	MediaTimeout time.Duration  // wait for mod_audio_stream to connect after answer (MediaStream, MediaBroadcast); default: 5 s
 	ReadSlack    time.Duration  // how long a due callee frame waits for a late packet before it is concealed; default: 60 ms
 	JitterDepth  int            // callee frames buffered before they play out to Read (its delay); default: 3 (60 ms)
@@ -159,7 +159,11 @@ func NewDriver(c *Client, cfg DriverConfig) (*Driver, error) {
 	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, ln: ln, sessions: map[string]*media{}, calls: map[string]*eslCall{}}
 	clock := cfg.Clock
 	if clock == nil {
-		clock = audio.NewClock(audio.ClockConfig{Logger: cfg.Logger})
+		// After a stall, send at most one overdue frame back to back with the current one and skip the older
+		// ticks (the stream is delayed, no frame is dropped here): the frames FreeSWITCH's unicast receives are
+		// written into the session as they arrive, and a loopback leg queues only 3 of them, throwing the queue
+		// away on a 4th (mod_loopback's FRAME_QUEUE_LEN), so a longer burst loses audio there.
+		clock = audio.NewClock(audio.ClockConfig{Logger: cfg.Logger, MaxCatchUp: 1})
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); _ = clock.Run(ctx) }()
 	}

@@ -240,10 +240,12 @@ func eslSpeech(t *testing.T, e *eslEnv) {
 	mediatest.SpeechRoundTrip(t, func() (string, uint64) { return eslSpeechOnce(t, e) })
 }
 
-// lostFrames counts the callee frames the receive jitter buffer concealed, silenced or dropped late.
+// lostFrames counts the frames lost to timing: callee frames the receive jitter buffer concealed, silenced or
+// dropped late, and bot frames the playout clock sent late in a catch-up burst after a stall.
 func lostFrames(m call.Media) uint64 {
 	if s, ok := m.(interface{ Stats() esl.MediaStats }); ok {
-		return mediatest.Lost(s.Stats().Jitter)
+		st := s.Stats()
+		return mediatest.Lost(st.Jitter) + st.Playout.Late
 	}
 	return 0
 }

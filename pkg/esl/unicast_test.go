@@ -15,6 +15,7 @@ import (
 
 	"github.com/outcall/outcall/pkg/audio"
 	"github.com/outcall/outcall/pkg/call"
+	"github.com/outcall/outcall/pkg/callee"
 	"github.com/outcall/outcall/pkg/esl"
 	"github.com/outcall/outcall/pkg/esl/esltest"
 )
@@ -308,6 +309,49 @@ func TestStreamSilentOnOpenSourceModule(t *testing.T) {
 			}
 			if !warned {
 				t.Errorf("no warning naming the media to use; logs:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestUnicastLoopbackQueue: a loopback leg queues at most 3 of the frames unicast writes into it and throws the
+// queue away on a 4th (mod_loopback's FRAME_QUEUE_LEN), so a burst of 6 datagrams arriving back to back loses
+// frames there; a gateway channel's write path keeps them.
+func TestUnicastLoopbackQueue(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		clears   bool
+	}{{"loopback/echo", true}, {"sofia/gateway/gw/1001", false}} {
+		t.Run(strings.ReplaceAll(tc.endpoint, "/", "_"), func(t *testing.T) {
+			fs, d := newFakeDriver(t, esltest.Config{CodecRate: 8000}, esl.DriverConfig{Format: audio.Narrowband})
+			fs.AddCallee("1001", callee.Script{Name: "silent"})
+			ctx := testCtx(t, 20*time.Second)
+			c, err := d.Dial(ctx, call.Request{Endpoint: tc.endpoint})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Hangup(context.Background(), call.CauseNormal)
+			rec, _ := fs.Call(c.ID())
+			local, _, ok := strings.Cut(rec.Unicast, "->")
+			if !ok {
+				t.Fatalf("no unicast connection on the FreeSWITCH side: %+v", rec)
+			}
+			conn, err := net.Dial("udp4", local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			frame := make([]byte, 320) // 20 ms of L16 at 8 kHz
+			for range 7 {              // the first datagram of a connection is lost (FreeSWITCH 1.10.12), then a burst of 6
+				if _, err := conn.Write(frame); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rec, err = fs.WaitCall(ctx, c.ID(), func(r esltest.Call) bool { return r.UnicastIn+r.UnicastLost >= 7 }); err != nil {
+				t.Fatalf("FreeSWITCH side got %d of 7 datagrams: %v", rec.UnicastIn+rec.UnicastLost, err)
+			}
+			if got := rec.UnicastCleared > 0; got != tc.clears {
+				t.Errorf("%s: %d frames cleared from the leg's queue by a burst of 6, want clearing %v", tc.endpoint, rec.UnicastCleared, tc.clears)
 			}
 		})
 	}

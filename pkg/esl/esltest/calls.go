@@ -44,6 +44,8 @@ type fsCall struct {
 	uplay  bool             // a run of urx is playing (amu)
 	uin    chan struct{}    // signalled (cap 1) when unicast bot audio arrives in urx
 	ucRate *audio.Resampler // the callee's rate to CodecRate, for unicast; talk's goroutine only
+	// loopback: the call was dialled on a loopback/ endpoint, whose leg queues at most loopbackQueue frames
+	loopback bool
 }
 
 func (c *fsCall) snapshot() Call {
@@ -424,7 +426,7 @@ func (s *Server) originate(args string) string {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &fsCall{rec: Call{ID: id, Endpoint: ep, Number: number, Vars: vars, App: app, Start: time.Now()},
 		script: script, ended: make(chan struct{}), kill: make(chan call.Cause, 1), ctx: ctx, cancel: cancel,
-		uin: make(chan struct{}, 1)}
+		uin: make(chan struct{}, 1), loopback: strings.HasPrefix(ep, "loopback/")}
 	s.mu.Lock()
 	if _, dup := s.calls[id]; dup {
 		s.mu.Unlock()

@@ -81,6 +81,7 @@ type Call struct {
 	UnicastOut      int       // datagrams sent to the application (comfort noise included)
 	UnicastLastIn   time.Time // when the last datagram from the application arrived
 	UnicastDropped  int       // datagrams from the application dropped: it sent more than 200 ms ahead of real time
+	UnicastCleared  int       // loopback: queued frames thrown away when a 4th arrived before the other leg read one
 	UnicastLost     int       // the first datagram of the connection, which FreeSWITCH loses
 }
 
@@ -230,6 +231,24 @@ func (s *Server) WaitEnded(ctx context.Context, id string) (Call, error) {
 		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
 			return Call{}, ctx.Err()
+		}
+	}
+}
+
+// WaitCall waits until call id exists and its record satisfies cond, checking every 10 ms, and returns that
+// record; on ctx's end it returns the last record seen and ctx.Err().
+func (s *Server) WaitCall(ctx context.Context, id string, cond func(Call) bool) (Call, error) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		r, ok := s.Call(id)
+		if ok && cond(r) {
+			return r, nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return r, ctx.Err()
 		}
 	}
 }

@@ -25,6 +25,12 @@ type unicast struct {
 // that does not pace itself overruns it and loses audio, as it garbles the call on FreeSWITCH.
 const unicastQueue = 10
 
+// loopbackQueue is mod_loopback's FRAME_QUEUE_LEN: a loopback channel queues at most 3 frames for its other leg.
+// The write of a 4th clears the whole queue and then queues the new frame, and the other leg's read takes one
+// frame per 20 ms timer tick, comfort noise when the queue is empty (mod_loopback.c). So a burst of 4 or more
+// frames arriving back to back on a loopback call loses all but the last of them.
+const loopbackQueue = 3
+
 // codecName is the read codec of a channel at the fake's CodecRate.
 func (s *Server) codecName() string {
 	switch s.cfg.CodecRate {
@@ -130,9 +136,18 @@ func (s *Server) unicastRecv(c *fsCall, u *unicast) {
 			pcm = audio.PCM16LE(nil, buf[:n&^1])
 		}
 		c.amu.Lock()
-		keep := len(c.urx)+len(pcm) <= unicastQueue*s.cfg.CodecRate/50
-		if keep {
+		frame := s.cfg.CodecRate / 50
+		keep, cleared := true, 0
+		switch {
+		case c.loopback && len(c.urx)+len(pcm) > loopbackQueue*frame:
+			cleared = (len(c.urx) + frame - 1) / frame // clear_queue, then the push succeeds
+			c.urx = append(c.urx[:0], pcm...)
+		case c.loopback:
 			c.urx = append(c.urx, pcm...)
+		case len(c.urx)+len(pcm) <= unicastQueue*frame:
+			c.urx = append(c.urx, pcm...)
+		default:
+			keep = false
 		}
 		c.amu.Unlock()
 		select {
@@ -145,6 +160,7 @@ func (s *Server) unicastRecv(c *fsCall, u *unicast) {
 		if !keep {
 			c.rec.UnicastDropped++
 		}
+		c.rec.UnicastCleared += cleared
 		s.mu.Unlock()
 	}
 }
@@ -196,9 +212,10 @@ func (c *fsCall) unicastHeard(rate int) *audio.Frame {
 		c.uplay = false // underrun: buffer again before playing
 		return nil
 	}
-	// The channel's write path absorbs a frame of arrival jitter (FreeSWITCH's loopback queues what unicast
-	// writes): start a run of audio once two frames are queued, so a datagram a little late is not a gap.
-	if !c.uplay && len(c.urx) < 2*rate/50 {
+	// A loopback leg plays what is queued, one frame a tick (loopbackQueue). Any other channel's write path
+	// absorbs a frame of arrival jitter: start a run of audio once two frames are queued, so a datagram a little
+	// late is not a gap.
+	if !c.uplay && !c.loopback && len(c.urx) < 2*rate/50 {
 		return nil
 	}
 	c.uplay = true
