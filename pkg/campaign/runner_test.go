@@ -421,6 +421,19 @@ func TestLiveKeyHoldsNoNumber(t *testing.T) {
 	}
 }
 
+// completingRunner is a runner of cfg polling every 10 ms whose handler completes every answered call at once.
+func completingRunner(t *testing.T, cfg Config, rdb *redis.Client, d call.Dialer, owner string) *Runner {
+	t.Helper()
+	r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: d, Owner: owner, Poll: 10 * time.Millisecond,
+		Handler: func(ctx context.Context, c call.Call, a Attempt) (CallResult, error) {
+			return CallResult{Outcome: "completed"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestLiveLockLeftByADeadProcess: a number whose live-call lock a dead process left behind is tried again once
 // that lock has lapsed (a lease), not a minute later: TestThreeProcessesOneKilled hit it whenever a contact was
 // reclaimed a moment before the dead process's lock expired, and timed out.
@@ -434,13 +447,7 @@ func TestLiveLockLeftByADeadProcess(t *testing.T) {
 	if err := rdb.Set(ctx, liveKey(c.Phone), "dead/other/1", cfg.LeaseTTL).Err(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: newFakeDialer(t, mixedOutcome), Owner: "p",
-		Poll: 10 * time.Millisecond, Handler: func(ctx context.Context, c call.Call, a Attempt) (CallResult, error) {
-			return CallResult{Outcome: "completed"}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := completingRunner(t, cfg, rdb, newFakeDialer(t, mixedOutcome), "p")
 	if _, err := r.Store().Load(ctx, []Contact{c}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -547,13 +554,7 @@ func TestStaleCallReapedDespiteLiveLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &reapingDialer{fakeDialer: newFakeDialer(t, func(string) call.Outcome { return call.Answered })}
-	r, err := NewRunner(RunnerConfig{Campaign: cfg, Redis: rdb, Dialer: d, Owner: "survivor",
-		Poll: 10 * time.Millisecond, Handler: func(ctx context.Context, c call.Call, a Attempt) (CallResult, error) {
-			return CallResult{Outcome: "completed"}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := completingRunner(t, cfg, rdb, d, "survivor")
 	if err := r.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
